@@ -1,0 +1,33 @@
+# The two commands: `make demo` (dashboard on the sandbox) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test install lint benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web server, django-q2 worker and sandbox emulators together; Ctrl-C stops them all.
+demo: $(STAMP)
+	SANDBOX=true DEBUG=true $(BIN)/python manage.py demo
+
+# The whole suite. The tests talk to in-process emulators (SANDBOX=true only
+# fills the settings; nothing leaves the machine).
+test: $(STAMP)
+	SANDBOX=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+benchmark: $(STAMP)
+	SANDBOX=true $(BIN)/python benchmarks/sync_benchmark.py
+
+clean:
+	rm -rf $(VENV) var

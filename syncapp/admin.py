@@ -1,0 +1,62 @@
+"""Admin pages: mappings and configuration are editable; runs and the audit trail are not."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from syncapp.models import ChangeRecord, DatabaseMapping, EntityMapping, SyncRun
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DatabaseMapping)
+class DatabaseMappingAdmin(admin.ModelAdmin):
+    list_display = ("kind", "properties", "closed_values")
+    readonly_fields = ("data_source_ids", "data_source_for")
+
+
+@admin.register(EntityMapping)
+class EntityMappingAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "state", "notion_page_id", "clockify_id", "parent",
+                    "last_synced_at")
+    list_filter = ("kind", "state")
+    search_fields = ("name", "notion_page_id", "clockify_id")
+    list_select_related = ("parent",)
+    raw_id_fields = ("parent",)
+    readonly_fields = ("created_at", "updated_at", "last_synced_at", "notion_last_edited")
+
+
+class ChangeInline(admin.TabularInline):
+    model = ChangeRecord
+    fields = ("kind", "action", "outcome", "name", "reason", "error")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    show_change_link = True
+    can_delete = False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "started_at", "trigger", "mode", "dry_run", "status", "finished_at",
+                    "triggered_by")
+    list_filter = ("status", "trigger", "mode", "dry_run")
+    date_hierarchy = "started_at"
+
+
+@admin.register(ChangeRecord)
+class ChangeRecordAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "run", "kind", "action", "outcome", "name", "reason")
+    list_filter = ("outcome", "kind", "action", "reason")
+    search_fields = ("name", "notion_page_id", "clockify_id", "error")
+    list_select_related = ("run",)
+    date_hierarchy = "created_at"

@@ -1,0 +1,102 @@
+"""System checks for the sync configuration (`manage.py check`, `check --deploy`)."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
+VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATABASE_SETTINGS = (
+    "NOTION_CLIENTS_DATABASE_ID",
+    "NOTION_PROJECTS_DATABASE_ID",
+    "NOTION_TASKS_DATABASE_ID",
+)
+
+
+def _missing(name: str, check_id: str, hint: str) -> Error:
+    return Error(f"{name} is not set.", hint=hint, id=check_id)
+
+
+@register("syncapp")
+def check_notion(app_configs=None, **kwargs) -> list:
+    errors = []
+    if not settings.NOTION_TOKEN:
+        errors.append(_missing(
+            "NOTION_TOKEN", "syncapp.E001",
+            "Create an internal integration at notion.so/profile/integrations, share the "
+            "three databases with it, and set its secret, or set SANDBOX=true for the demo.",
+        ))
+    ids = []
+    for name in DATABASE_SETTINGS:
+        value = getattr(settings, name)
+        if not value:
+            errors.append(_missing(
+                name, "syncapp.E002",
+                "Copy the database ID from the database's URL (the 32 hex characters).",
+            ))
+        elif not UUID_RE.match(value):
+            errors.append(Error(f"{name} is not a Notion ID (32 hex characters, dashes optional).",
+                                id="syncapp.E003"))
+        else:
+            ids.append(value.replace("-", "").lower())
+    if len(ids) != len(set(ids)):
+        errors.append(Error(
+            "Two of the Notion database settings name the same database.",
+            hint="Clients, projects and tasks must each be a database of their own.",
+            id="syncapp.E004",
+        ))
+    if not VERSION_RE.match(settings.NOTION_VERSION):
+        errors.append(Error("NOTION_VERSION must look like 2025-09-03.", id="syncapp.E005"))
+    return errors
+
+
+@register("syncapp")
+def check_clockify(app_configs=None, **kwargs) -> list:
+    errors = []
+    if not settings.CLOCKIFY_API_KEY:
+        errors.append(_missing(
+            "CLOCKIFY_API_KEY", "syncapp.E006",
+            "Create a key in Clockify: Profile settings → Advanced → Manage API keys.",
+        ))
+    if not settings.CLOCKIFY_WORKSPACE_ID:
+        errors.append(_missing(
+            "CLOCKIFY_WORKSPACE_ID", "syncapp.E007",
+            "Find it in the workspace settings URL, or GET /v1/workspaces with your key.",
+        ))
+    return errors
+
+
+@register("syncapp")
+def check_task_queue(app_configs=None, **kwargs) -> list:
+    cluster = settings.Q_CLUSTER
+    if cluster.get("retry", 0) <= cluster.get("timeout", 0):
+        return [Error(
+            "Q_CLUSTER retry must exceed timeout, or a long sync is handed to a second worker.",
+            id="syncapp.E008",
+        )]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_production(app_configs=None, **kwargs) -> list:
+    warnings = []
+    if settings.SANDBOX:
+        warnings.append(Warning(
+            "SANDBOX is on: the dashboard talks to the built-in emulators, "
+            "not Notion and Clockify.",
+            hint="Unset SANDBOX and set the NOTION_* and CLOCKIFY_* variables.",
+            id="syncapp.W001",
+        ))
+    for name in ("NOTION_API_URL", "CLOCKIFY_API_URL"):
+        if not settings.SANDBOX and not getattr(settings, name).startswith("https://"):
+            warnings.append(Warning(f"{name} is not HTTPS: tokens would travel in clear.",
+                                    id="syncapp.W002"))
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        warnings.append(Warning(
+            "SQLite is meant for the demo; use PostgreSQL (DATABASE_URL) with several workers.",
+            id="syncapp.W003",
+        ))
+    return warnings

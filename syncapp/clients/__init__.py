@@ -1,0 +1,1 @@
+"""HTTP clients for Notion and Clockify: requests only, no ORM, no settings."""

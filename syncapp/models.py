@@ -1,0 +1,233 @@
+"""What the sync remembers: entity mappings with baselines, runs, and the audit trail."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Kind(models.TextChoices):
+    CLIENT = "client", "Client"
+    PROJECT = "project", "Project"
+    TASK = "task", "Task"
+
+
+KIND_ORDER = ("client", "project", "task")
+
+
+def default_properties(kind: str) -> dict:
+    """The property names a fresh install expects in each Notion database."""
+    common = {"clockify_id": "Clockify ID"}
+    if kind == Kind.CLIENT:
+        return {**common, "closed": "Archived", "email": "Email", "address": "Address",
+                "note": "Note"}
+    if kind == Kind.PROJECT:
+        return {**common, "parent": "Client", "closed": "Status", "billable": "Billable",
+                "note": "Note", "color": "Color"}
+    return {**common, "parent": "Project", "closed": "Status", "estimate": "Estimate (h)"}
+
+
+DEFAULT_CLOSED_VALUES = {
+    Kind.CLIENT: "",
+    Kind.PROJECT: "Done, Obsolete, Archived",
+    Kind.TASK: "Done",
+}
+
+
+class DatabaseMapping(models.Model):
+    """How one Notion database maps onto one Clockify entity kind."""
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, unique=True)
+    properties = models.JSONField(
+        default=dict,
+        help_text=(
+            "Notion property name for each synced field, e.g. "
+            '{"clockify_id": "Clockify ID", "closed": "Status", "parent": "Client"}. '
+            "The title property is found by type, so the name needs no entry. Leave a field "
+            "out to stop syncing it. Use “Check configuration” to validate against Notion."
+        ),
+    )
+    closed_values = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=(
+            "Comma-separated status or select values that mean closed (archived in Clockify, "
+            "DONE for tasks). Ignored when the closed property is a checkbox."
+        ),
+    )
+    data_source_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Resolved from the database ID and cached so each run spends no call on it.",
+    )
+    data_source_for = models.CharField(
+        max_length=64, blank=True, help_text="The database ID the cached data sources belong to."
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} database mapping"
+
+    @property
+    def closed_value_list(self) -> list[str]:
+        return [v.strip() for v in self.closed_values.split(",") if v.strip()]
+
+    @classmethod
+    def for_kind(cls, kind: str) -> DatabaseMapping:
+        mapping, _ = cls.objects.get_or_create(
+            kind=kind,
+            defaults={"properties": default_properties(kind),
+                      "closed_values": DEFAULT_CLOSED_VALUES[kind]},
+        )
+        return mapping
+
+
+class MappingState(models.TextChoices):
+    LINKED = "linked", "Linked"
+    CREATING = "creating", "Creating (outcome pending)"
+    ARCHIVED = "archived", "Archived"
+    ORPHANED = "orphaned", "Orphaned (Notion page unreachable)"
+
+
+class EntityMapping(models.Model):
+    """One Notion page and its Clockify entity, with the last synced values of both."""
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    notion_page_id = models.CharField(max_length=36)
+    # NULL while a create is in flight: the unique constraint ignores NULLs.
+    clockify_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    name = models.CharField(max_length=2000, blank=True)
+    state = models.CharField(max_length=10, choices=MappingState.choices,
+                             default=MappingState.CREATING)
+    baseline = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Last synced values, {"notion": {...}, "clockify": {...}}: the third side '
+                  "of the three-way diff.",
+    )
+    notion_last_edited = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "notion_page_id"],
+                                    name="unique_notion_page_per_kind"),
+            models.UniqueConstraint(fields=["kind", "clockify_id"],
+                                    condition=models.Q(clockify_id__isnull=False),
+                                    name="unique_clockify_id_per_kind"),
+        ]
+        indexes = [models.Index(fields=["kind", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name or self.notion_page_id}"
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    POLL = "poll", "Poll"
+    MANUAL = "manual", "Manual (Sync now)"
+    WEBHOOK = "webhook", "Webhook"
+    COMMAND = "command", "Command"
+
+
+class Mode(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Partial (some records failed or need review)"
+    FAILED = "failed", "Failed"
+    HELD = "held", "Held for review"
+
+
+class SyncRun(models.Model):
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.FULL)
+    dry_run = models.BooleanField(default=False)
+    kinds = models.JSONField(default=list, blank=True, help_text="Kinds synced; empty = all.")
+    status = models.CharField(max_length=10, choices=RunStatus.choices,
+                              default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True,
+                              help_text="Per kind, per action: how many records.")
+    api_calls = models.JSONField(default=dict, blank=True,
+                                 help_text="Per service: HTTP calls by endpoint and in total.")
+    phase = models.CharField(max_length=100, blank=True)
+    error_summary = models.TextField(blank=True)
+    triggered_by = models.CharField(max_length=200, blank=True)
+    watermark = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Start of the Notion read: the next incremental run reads from here.",
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} ({self.mode}, {self.status})"
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class Action(models.TextChoices):
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    ARCHIVE = "archive", "Archive"
+    UNARCHIVE = "unarchive", "Unarchive"
+    LINK = "link", "Link"
+    WRITE_BACK = "write_back", "Write back to Notion"
+    REPARENT = "reparent", "Reparent"
+    SKIP = "skip", "Skip"
+
+
+class Outcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    FLAGGED = "flagged", "Flagged"
+    PLANNED = "planned", "Planned (dry run)"
+
+
+class ChangeRecord(models.Model):
+    """The audit trail: one planned or applied change to one entity."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    mapping = models.ForeignKey(EntityMapping, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="changes")
+    name = models.CharField(max_length=2000, blank=True)
+    notion_page_id = models.CharField(max_length=36, blank=True)
+    clockify_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=12, choices=Action.choices)
+    fields = models.JSONField(default=dict, blank=True,
+                              help_text='Per field: {"before": ..., "after": ...}.')
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=50, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["run", "kind"]),
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["notion_page_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind} {self.name} ({self.outcome})"

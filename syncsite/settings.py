@@ -1,0 +1,189 @@
+"""Settings for the Notion → Clockify sync dashboard.
+
+Everything comes from the environment (or a `.env` file beside manage.py);
+`.env.example` lists every variable with a comment. A malformed value stops
+start-up with a message naming the variable (see syncsite/envconfig.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from syncsite.envconfig import (
+    bool_var,
+    db_var,
+    float_var,
+    int_var,
+    list_var,
+    str_var,
+    url_var,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------
+DEBUG = bool_var("DEBUG", False)
+SANDBOX = bool_var("SANDBOX", False)
+_DEV_SECRET = "insecure-dev-key-only-for-the-sandbox-demo-and-tests"  # noqa: S105
+SECRET_KEY = str_var("SECRET_KEY", _DEV_SECRET if (DEBUG or SANDBOX) else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "Setting SECRET_KEY is required outside DEBUG/SANDBOX mode "
+        "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
+ALLOWED_HOSTS = list_var("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = list_var("CSRF_TRUSTED_ORIGINS", [])
+TIME_ZONE = str_var("TIME_ZONE", "UTC")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "syncapp",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "syncsite.urls"
+WSGI_APPLICATION = "syncsite.wsgi.application"
+ASGI_APPLICATION = "syncsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# SQLite by default so the demo needs nothing else; DATABASE_URL switches to PostgreSQL.
+VAR_DIR = Path(str_var("VAR_DIR", str(BASE_DIR / "var")))
+_default_db = db_var("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server and the django-q2 worker read while one writes;
+    # IMMEDIATE transactions plus a busy timeout turn lock contention into waiting.
+    _default_db.setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+    Path(_default_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    _default_db.setdefault("CONN_MAX_AGE", int_var("CONN_MAX_AGE", 60, minimum=0))
+    _default_db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- django-q2 ----------------------------------------------------------------
+# Read once at import (django-q2 does the same): change it by restarting the worker.
+REDIS_URL = url_var("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
+SYNC_TASK_TIMEOUT = int_var("SYNC_TASK_TIMEOUT", 1800, minimum=60)
+Q_CLUSTER = {
+    "name": "syncsite",
+    "workers": int_var("Q_WORKERS", 2, minimum=1),
+    "timeout": SYNC_TASK_TIMEOUT,
+    # retry must exceed the longest timeout, or a slow task is handed out twice.
+    "retry": SYNC_TASK_TIMEOUT + 300,
+    "max_attempts": 1,
+    "catch_up": False,
+    "ack_failures": True,
+    "save_limit": 500,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 1
+
+# --- Notion and Clockify --------------------------------------------------------
+SANDBOX_URL = url_var("SANDBOX_URL", "http://127.0.0.1:8765")
+NOTION_TOKEN = str_var("NOTION_TOKEN")
+NOTION_API_URL = url_var("NOTION_API_URL", "https://api.notion.com")
+NOTION_VERSION = str_var("NOTION_VERSION", "2025-09-03")
+NOTION_CLIENTS_DATABASE_ID = str_var("NOTION_CLIENTS_DATABASE_ID")
+NOTION_PROJECTS_DATABASE_ID = str_var("NOTION_PROJECTS_DATABASE_ID")
+NOTION_TASKS_DATABASE_ID = str_var("NOTION_TASKS_DATABASE_ID")
+NOTION_REQUESTS_PER_SECOND = float_var("NOTION_REQUESTS_PER_SECOND", 3.0, minimum=0.01)
+CLOCKIFY_API_KEY = str_var("CLOCKIFY_API_KEY")
+CLOCKIFY_API_URL = url_var("CLOCKIFY_API_URL", "https://api.clockify.me/api/v1")
+CLOCKIFY_WORKSPACE_ID = str_var("CLOCKIFY_WORKSPACE_ID")
+# Paid plans allow 50 requests/s; 5 leaves room for other integrations on the key.
+CLOCKIFY_REQUESTS_PER_SECOND = float_var("CLOCKIFY_REQUESTS_PER_SECOND", 5.0, minimum=0.001)
+HTTP_TIMEOUT = float_var("HTTP_TIMEOUT", 30.0, minimum=1.0)
+HTTP_MAX_RETRIES = int_var("HTTP_MAX_RETRIES", 4, minimum=0)
+
+if SANDBOX:
+    # The built-in emulators (python manage.py sandbox) fill the whole contract.
+    from syncapp.sandbox import ids as _sandbox_ids
+
+    NOTION_TOKEN = _sandbox_ids.NOTION_TOKEN
+    NOTION_API_URL = f"{SANDBOX_URL}/notion"
+    NOTION_CLIENTS_DATABASE_ID = _sandbox_ids.CLIENTS_DATABASE_ID
+    NOTION_PROJECTS_DATABASE_ID = _sandbox_ids.PROJECTS_DATABASE_ID
+    NOTION_TASKS_DATABASE_ID = _sandbox_ids.TASKS_DATABASE_ID
+    CLOCKIFY_API_KEY = _sandbox_ids.CLOCKIFY_API_KEY
+    CLOCKIFY_API_URL = f"{SANDBOX_URL}/clockify/api/v1"
+    CLOCKIFY_WORKSPACE_ID = _sandbox_ids.CLOCKIFY_WORKSPACE_ID
+
+# --- Auth, static, security ---------------------------------------------------------
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+STATIC_URL = "static/"
+STATIC_ROOT = Path(str_var("STATIC_ROOT", str(VAR_DIR / "static")))
+
+SECURE_SSL_REDIRECT = bool_var("SECURE_SSL_REDIRECT", not DEBUG and not SANDBOX)
+SESSION_COOKIE_SECURE = bool_var("SECURE_COOKIES", not DEBUG and not SANDBOX)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = int_var("SECURE_HSTS_SECONDS", 0 if (DEBUG or SANDBOX) else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = bool_var("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = bool_var("SECURE_HSTS_PRELOAD", not DEBUG and not SANDBOX)
+if bool_var("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Logging ----------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": str_var("LOG_LEVEL", "INFO")},
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}

@@ -1,0 +1,76 @@
+"""`make demo` brings up a dashboard that asks for login, and the printed login works."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=2, allow_redirects=False)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not come up")
+
+
+@pytest.mark.slow
+def test_demo_serves_login_and_admin(tmp_path):
+    port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "SANDBOX": "true", "DEBUG": "true", "VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", f"--port={port}", f"--sandbox-port={sandbox_port}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        output = ""
+        while "login:" not in output:
+            line = demo.stdout.readline()
+            assert line, f"demo exited early:\n{output}"
+            output += line
+        password = re.search(r"login: admin / (\S+)", output).group(1)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/")
+        first = requests.get(base + "/", allow_redirects=False, timeout=5)
+        assert first.status_code == 302 and "/admin/login/" in first.headers["Location"]
+
+        browser = requests.Session()
+        login = browser.get(base + "/admin/login/", timeout=5)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+        answer = browser.post(base + "/admin/login/?next=/admin/", timeout=10, data={
+            "csrfmiddlewaretoken": token, "username": "admin", "password": password,
+            "next": "/admin/"}, headers={"Referer": base + "/admin/login/"})
+        assert answer.status_code == 200 and "Site administration" in answer.text
+        assert "Overview" in browser.get(base + "/", timeout=5).text
+        # the sandbox answers too, with Notion's and Clockify's own error shapes
+        notion = requests.get(f"http://127.0.0.1:{sandbox_port}/notion/v1/users/me", timeout=5)
+        assert notion.status_code == 401 and notion.json()["object"] == "error"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+    assert (tmp_path / "sandbox.json").exists()
