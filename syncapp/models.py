@@ -144,6 +144,7 @@ class Mode(models.TextChoices):
 
 
 class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     PARTIAL = "partial", "Partial (some records failed or need review)"
@@ -156,6 +157,13 @@ class SyncRun(models.Model):
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.FULL)
     dry_run = models.BooleanField(default=False)
     kinds = models.JSONField(default=list, blank=True, help_text="Kinds synced; empty = all.")
+    page_ids = models.JSONField(default=list, blank=True,
+                                help_text="Notion pages a webhook or button asked to sync.")
+    targeted = models.BooleanField(default=False,
+                                   help_text="Only the listed pages (no query of the databases).")
+    coalesced = models.PositiveIntegerField(
+        default=0, help_text="Triggers merged into this run while another run was active.")
+    last_coalesced_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=RunStatus.choices,
                               default=RunStatus.RUNNING)
     started_at = models.DateTimeField(default=timezone.now)
@@ -175,6 +183,11 @@ class SyncRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["status", "-started_at"])]
+        constraints = [
+            # At most one queued real run: every further trigger is merged into it.
+            models.UniqueConstraint(fields=["status"], name="one_queued_run",
+                                    condition=models.Q(status="queued", dry_run=False)),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} ({self.mode}, {self.status})"
@@ -182,6 +195,21 @@ class SyncRun(models.Model):
     @property
     def duration(self):
         return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class SyncLock(models.Model):
+    """The single row that says which worker is running a sync, claimed by compare-and-set.
+
+    A worker that dies stops its heartbeat; after LOCK_TTL another may take over.
+    """
+
+    name = models.CharField(max_length=20, unique=True, default="sync")
+    holder = models.CharField(max_length=64, blank=True)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"lock {self.name} held by {self.holder or 'nobody'}"
 
 
 class Action(models.TextChoices):

@@ -1,0 +1,263 @@
+"""Plan one kind: match Notion records to Clockify entities and diff them three ways.
+
+Pure: takes snapshots and known mappings, returns Changes. The services apply
+them (or, in a dry run, only record them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncapp.engine.fields import BOTH, direction, loose_name, name_problem
+from syncapp.engine.records import ClockifyRecord, NotionRecord
+
+PLACEHOLDER = "(to be created)"  # a parent that a dry run would create first
+
+
+@dataclass
+class Known:
+    """A stored mapping, as the planner sees it."""
+
+    page_id: str
+    clockify_id: str | None
+    state: str
+    baseline: dict = field(default_factory=dict)
+
+
+@dataclass
+class Parents:
+    """How parents of this kind's records resolve (clients for projects, projects for tasks)."""
+
+    to_clockify: dict[str, str] = field(default_factory=dict)  # Notion page → Clockify id
+    to_notion: dict[str, str] = field(default_factory=dict)  # Clockify id → Notion page
+    failed: dict[str, str] = field(default_factory=dict)  # Notion page → why it failed
+    to_mapping: dict[str, int] = field(default_factory=dict)  # Notion page → mapping row id
+    skipped: set[str] = field(default_factory=set)  # closed parents, deliberately not created
+
+    def clockify_parent(self, page_id: str | None) -> str | None:
+        return self.to_clockify.get(page_id) if page_id else None
+
+
+@dataclass
+class Change:
+    kind: str
+    action: str
+    page_id: str | None
+    clockify_id: str | None = None
+    name: str = ""
+    to_clockify: dict[str, Any] = field(default_factory=dict)
+    to_notion: dict[str, Any] = field(default_factory=dict)
+    diff: dict[str, dict] = field(default_factory=dict)
+    conflicts: dict[str, dict] = field(default_factory=dict)
+    verdict: str = ""  # "" = apply; "fail", "skip" or "flag" = decided while planning
+    reason: str = ""
+    error: str = ""
+    write_clockify_id: bool = False
+    parent_clockify_id: str | None = None
+    notion: NotionRecord | None = None
+    clockify: ClockifyRecord | None = None
+    known: Known | None = None
+
+    @property
+    def writes(self) -> bool:
+        return not self.verdict and bool(
+            self.action in {"create", "link"} or self.to_clockify or self.to_notion
+            or self.write_clockify_id)
+
+
+@dataclass
+class Snapshot:
+    kind: str
+    fields: list[str]
+    notion: dict[str, NotionRecord]
+    clockify: dict[str, ClockifyRecord]
+    known: dict[str, Known]
+    parents: Parents
+    unreachable: set[str] = field(default_factory=set)
+
+
+def canonical_clockify(snapshot: Snapshot, record: ClockifyRecord) -> dict[str, Any]:
+    """Clockify's values with the parent expressed as a Notion page id, for comparison."""
+    values = dict(record.fields)
+    if "parent" in snapshot.fields:
+        parent = record.parent_id
+        values["parent"] = snapshot.parents.to_notion.get(parent, f"clockify:{parent}") \
+            if parent else None
+    return values
+
+
+def plan(snapshot: Snapshot) -> list[Change]:
+    claimed = {k.clockify_id for k in snapshot.known.values() if k.clockify_id}
+    changes: list[Change] = []
+    for record in sorted(snapshot.notion.values(), key=lambda r: (r.name, r.page_id)):
+        change = _plan_record(snapshot, record, claimed)
+        if change is not None:
+            changes.append(change)
+            if change.clockify_id and change.action == "link" and not change.verdict:
+                claimed.add(change.clockify_id)
+    for page_id in sorted(snapshot.unreachable):
+        known = snapshot.known[page_id]
+        changes.append(Change(
+            kind=snapshot.kind, action="archive", page_id=page_id,
+            clockify_id=known.clockify_id, known=known, verdict="flag", reason="unreachable",
+            name=known.baseline.get("notion", {}).get("name", ""),
+            error="The Notion page is gone or no longer shared with the integration; "
+                  "nothing was archived. Restore access, or archive it in Clockify by hand.",
+        ))
+    return changes
+
+
+def _plan_record(snapshot: Snapshot, record: NotionRecord, claimed: set[str]) -> Change | None:
+    known = snapshot.known.get(record.page_id)
+    if known and known.clockify_id:
+        entity = snapshot.clockify.get(known.clockify_id)
+        if entity is not None:
+            return _diff(snapshot, record, entity, known)
+        return _create(snapshot, record, known, reason="missing_in_clockify")
+    if record.clockify_id and record.clockify_id in snapshot.clockify \
+            and record.clockify_id not in claimed:
+        return _link(snapshot, record, snapshot.clockify[record.clockify_id], known,
+                     reason="clockify_id_property")
+    if record.fields.get("closed"):
+        if known:  # a create that never completed, now closed: nothing to create
+            return None
+        return Change(kind=snapshot.kind, action="skip", page_id=record.page_id,
+                      name=record.name, notion=record, verdict="skip", reason="closed",
+                      error="Closed in Notion and not in Clockify: nothing to create.")
+    return _match_by_name(snapshot, record, known, claimed)
+
+
+def _candidates(snapshot: Snapshot, record: NotionRecord, claimed: set[str], loose: bool):
+    parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
+    wanted = loose_name(record.name) if loose else record.name
+    for entity in snapshot.clockify.values():
+        if entity.id in claimed:
+            continue
+        if "parent" in snapshot.fields and entity.parent_id != parent:
+            continue
+        name = loose_name(entity.name) if loose else entity.name
+        if name == wanted:
+            yield entity
+
+
+def _match_by_name(snapshot, record, known, claimed) -> Change:
+    exact = list(_candidates(snapshot, record, claimed, loose=False))
+    if len(exact) == 1:
+        reason = "read_back" if known else "name_match"
+        return _link(snapshot, record, exact[0], known, reason=reason)
+    near = exact or list(_candidates(snapshot, record, claimed, loose=True))
+    if near:
+        listed = ", ".join(f"“{e.name}” ({e.id})" for e in near[:5])
+        return Change(kind=snapshot.kind, action="link", page_id=record.page_id,
+                      name=record.name, notion=record, known=known, verdict="flag",
+                      reason="ambiguous_match",
+                      error=f"Several or only approximate Clockify matches: {listed}. "
+                            "Rename one side or link by hand.")
+    return _create(snapshot, record, known, reason="new")
+
+
+def _parent_problem(snapshot: Snapshot, record: NotionRecord) -> tuple[str, str] | None:
+    if "parent" not in snapshot.fields:
+        return None
+    parent = record.fields.get("parent")
+    if parent is None:
+        if snapshot.kind == "task":
+            return "no_parent", "The task has no project in Notion; Clockify tasks need one."
+        return None
+    if parent in snapshot.parents.skipped:
+        return "parent_skipped", "Its parent is closed in Notion and not in Clockify."
+    if parent in snapshot.parents.failed:
+        return "parent_failed", f"Its parent was not synced: {snapshot.parents.failed[parent]}"
+    if parent not in snapshot.parents.to_clockify:
+        return "parent_missing", ("It links a parent page that is trashed, unshared or not in "
+                                  "the parent database.")
+    return None
+
+
+def _create(snapshot: Snapshot, record: NotionRecord, known: Known | None, *, reason: str):
+    if record.fields.get("closed"):
+        return Change(kind=snapshot.kind, action="skip", page_id=record.page_id,
+                      name=record.name, notion=record, known=known, verdict="skip",
+                      reason="closed", error="Closed in Notion and gone from Clockify.")
+    change = Change(kind=snapshot.kind, action="create", page_id=record.page_id,
+                    name=record.name, notion=record, known=known, reason=reason,
+                    write_clockify_id=True,
+                    to_clockify={f: record.fields.get(f) for f in snapshot.fields})
+    change.diff = {f: {"before": None, "after": v} for f, v in change.to_clockify.items()}
+    problem = name_problem(snapshot.kind, record.name)
+    if problem and record.problems:
+        problem = record.problems[0]  # e.g. no title property at all
+    if problem:
+        change.verdict, change.reason, change.error = "fail", "validation", problem
+        return change
+    parent_issue = _parent_problem(snapshot, record)
+    if parent_issue:
+        change.verdict = "skip" if parent_issue[0] in {"no_parent", "parent_skipped"} else "fail"
+        change.reason, change.error = parent_issue
+        return change
+    change.parent_clockify_id = snapshot.parents.clockify_parent(record.fields.get("parent"))
+    return change
+
+
+def _link(snapshot, record, entity: ClockifyRecord, known, *, reason: str) -> Change:
+    change = _diff(snapshot, record, entity, known or Known(record.page_id, None, "creating"))
+    change.known = known
+    change.action = "link"
+    change.reason = reason
+    change.write_clockify_id = True
+    return change
+
+
+def _diff(snapshot: Snapshot, record: NotionRecord, entity: ClockifyRecord,
+          known: Known) -> Change:
+    change = Change(kind=snapshot.kind, action="update", page_id=record.page_id,
+                    clockify_id=entity.id, name=record.name, notion=record, clockify=entity,
+                    known=known, write_clockify_id=record.clockify_id != entity.id)
+    ours, theirs = record.fields, canonical_clockify(snapshot, entity)
+    base_n = known.baseline.get("notion", {})
+    base_c = known.baseline.get("clockify", {})
+    for name in snapshot.fields:
+        n, c = ours.get(name), theirs.get(name)
+        if n == c or (name == "color" and n is None):
+            continue
+        has_base = name in base_n and name in base_c
+        notion_moved = not has_base or n != base_n[name]
+        clockify_moved = has_base and c != base_c[name]
+        if notion_moved and not clockify_moved:
+            change.to_clockify[name] = n
+            change.diff[name] = {"before": c, "after": n, "side": "clockify"}
+        elif clockify_moved and not notion_moved and direction(snapshot.kind, name) == BOTH:
+            change.to_notion[name] = c
+            change.diff[name] = {"before": n, "after": c, "side": "notion"}
+        elif clockify_moved and not notion_moved:
+            change.to_clockify[name] = n
+            change.diff[name] = {"before": c, "after": n, "side": "clockify",
+                                 "note": "changed in Clockify; restored from Notion"}
+        else:
+            change.conflicts[name] = {"baseline": base_n.get(name), "notion": n, "clockify": c}
+    _name_action(snapshot, change)
+    return change
+
+
+def _name_action(snapshot: Snapshot, change: Change) -> None:
+    """Pick the action that best describes the change, and validate what it sends."""
+    if "name" in change.to_clockify:
+        problem = name_problem(snapshot.kind, change.to_clockify["name"])
+        if problem:
+            change.verdict, change.reason, change.error = "fail", "validation", problem
+            return
+    if "parent" in change.to_clockify:
+        issue = _parent_problem(snapshot, change.notion)
+        if issue:
+            change.verdict, (change.reason, change.error) = "fail", issue
+            return
+        change.parent_clockify_id = snapshot.parents.clockify_parent(change.to_clockify["parent"])
+        change.action = "reparent"
+    closed = change.to_clockify.get("closed")
+    if closed is True:
+        change.action = "archive"
+    elif closed is False:
+        change.action = "unarchive"
+    elif not change.to_clockify and (change.to_notion or change.write_clockify_id):
+        change.action = "write_back"

@@ -1,0 +1,73 @@
+"""Run one sync in the foreground and print what it did."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from syncapp.clients.errors import ApiError
+from syncapp.models import Mode, RunStatus
+from syncapp.services.runs import run_in_foreground
+from syncapp.services.summary import summary_rows
+from syncapp.services.sync import SyncOptions
+
+KIND_ALIASES = {"clients": "client", "projects": "project", "tasks": "task"}
+COLUMNS = ("created", "updated", "archived", "linked", "unchanged", "flagged", "failed")
+
+
+class Command(BaseCommand):
+    help = ("Sync Notion to Clockify now. Exit 0: everything applied; 1: some records failed "
+            "or need review; 2: configuration or connection error.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Plan and record, write nothing to either API.")
+        parser.add_argument("--incremental", action="store_true",
+                            help="Only pages edited since the last run.")
+        parser.add_argument("--kind", choices=sorted(KIND_ALIASES), action="append",
+                            help="Limit to one kind (repeatable).")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+
+    def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, **options):
+        kinds = [KIND_ALIASES[k] for k in kind or []]
+        sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds,
+                                   mode=Mode.INCREMENTAL if incremental else Mode.FULL,
+                                   triggered_by="manage.py sync")
+        try:
+            run = run_in_foreground(sync_options)
+        except ApiError as exc:
+            raise CommandError(f"Connection error: {exc}", returncode=2) from exc
+        if run is None:
+            raise CommandError("Another sync is running; this one was not started.",
+                               returncode=2)
+        if json:
+            self._print_json(run)
+        else:
+            self._print_table(run)
+        if run.status == RunStatus.FAILED:
+            raise CommandError(run.error_summary or "The run failed.", returncode=2)
+        if run.status != RunStatus.SUCCEEDED:
+            raise SystemExit(1)
+
+    def _print_json(self, run) -> None:
+        self.stdout.write(json.dumps({
+            "run": run.pk, "status": run.status, "mode": run.mode, "dry_run": run.dry_run,
+            "counts": {k: row for k, row in summary_rows(run, COLUMNS)},
+            "api_calls": {s: c["total"] for s, c in run.api_calls.items()},
+            "errors": run.error_summary.splitlines(),
+        }))
+
+    def _print_table(self, run) -> None:
+        title = f"Run {run.pk}: {run.status}" + (" (dry run)" if run.dry_run else "")
+        self.stdout.write(title)
+        self.stdout.write(f"{'kind':<9}" + "".join(f"{c:>11}" for c in COLUMNS))
+        for kind, row in summary_rows(run, COLUMNS):
+            self.stdout.write(f"{kind:<9}" + "".join(f"{row[c]:>11}" for c in COLUMNS))
+        calls = ", ".join(f"{s}: {c['total']}" for s, c in run.api_calls.items())
+        self.stdout.write(f"API calls: {calls}")
+        for line in run.error_summary.splitlines():
+            self.stderr.write(line)
+
+
+

@@ -1,0 +1,285 @@
+"""Apply planned changes to Clockify and Notion, and record each in the audit trail.
+
+Crash safety: a create stores its intent (mapping in state "creating") before
+the POST, so a lost response or a dead process is read back by the next run
+instead of posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from django.utils import timezone
+
+from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.errors import ApiError, OutcomeUnknown
+from syncapp.clients.notion import NotionClient
+from syncapp.clients.notion_values import rich_text
+from syncapp.engine.fields import hours_to_duration
+from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockify
+from syncapp.engine.records import ClockifyRecord, MappingConfig, clockify_record
+from syncapp.models import ChangeRecord, EntityMapping, MappingState, Outcome, SyncRun
+
+log = logging.getLogger(__name__)
+
+APPLIED_COUNT = {"create": "created", "update": "updated", "reparent": "updated",
+                 "unarchive": "updated", "archive": "archived", "link": "linked",
+                 "write_back": "written_back"}
+VERDICT_OUTCOME = {"fail": Outcome.FAILED, "skip": Outcome.SKIPPED, "flag": Outcome.FLAGGED}
+
+
+def checkpoint(stage: str, change: Change) -> None:
+    """A seam for tests that simulate a crash between two steps of a change."""
+
+
+def clockify_values(kind: str, values: dict[str, Any], parent_id: str | None) -> dict:
+    """Canonical field values in Clockify's vocabulary."""
+    body: dict[str, Any] = {}
+    for name, value in values.items():
+        if name == "closed":
+            if kind == "task":
+                body["status"] = "DONE" if value else "ACTIVE"
+            else:
+                body["archived"] = bool(value)
+        elif name == "parent":
+            body["projectId" if kind == "task" else "clientId"] = parent_id
+        elif name == "estimate":
+            body["estimate"] = hours_to_duration(value) or "PT0S"
+        elif name == "color" and value is None:
+            continue
+        else:
+            body[name] = value
+    return body
+
+
+def create_body(kind: str, values: dict[str, Any], parent_id: str | None) -> dict:
+    body = clockify_values(kind, values, parent_id)
+    body.pop("archived", None)  # creates are never closed (closed records are skipped)
+    body.pop("projectId", None)  # a task's project is in the URL
+    return {k: v for k, v in body.items() if v is not None}
+
+
+class Applier:
+    def __init__(self, notion: NotionClient, clockify: ClockifyClient, run: SyncRun,
+                 configs: dict[str, MappingConfig], *, dry_run: bool) -> None:
+        self.notion = notion
+        self.clockify = clockify
+        self.run = run
+        self.configs = configs
+        self.dry_run = dry_run
+        self.counts: dict[str, Counter] = {}
+        # Pages whose create or link failed this run: their children are skipped.
+        self.failed_pages: dict[str, str] = {}
+        self.skipped_pages: set[str] = set()
+        # Dry run: pages that would be created, so their children plan a create too.
+        self.planned_pages: dict[str, str] = {}
+
+    # -- recording --------------------------------------------------------------------------
+    def count(self, kind: str, key: str) -> None:
+        self.counts.setdefault(kind, Counter())[key] += 1
+
+    def record(self, change: Change, outcome: str, *, error: str = "", action: str = "",
+               mapping: EntityMapping | None = None, fields: dict | None = None) -> None:
+        ChangeRecord.objects.create(
+            run=self.run, kind=change.kind, mapping=mapping,
+            name=(change.name or "")[:2000], notion_page_id=change.page_id or "",
+            clockify_id=(mapping.clockify_id if mapping and mapping.clockify_id
+                         else change.clockify_id) or "",
+            action=action or change.action, outcome=outcome, reason=change.reason[:50],
+            fields=fields if fields is not None else {**change.diff, **(
+                {"conflicts": change.conflicts} if change.conflicts else {})},
+            error=error or change.error,
+        )
+
+    # -- entry point ----------------------------------------------------------------------------
+    def apply(self, snapshot: Snapshot, change: Change) -> None:
+        if change.verdict:
+            self.count(change.kind, {"fail": "failed", "skip": "skipped",
+                                     "flag": "flagged"}[change.verdict])
+            self._remember_failure(snapshot, change)
+            self.record(change, VERDICT_OUTCOME[change.verdict], mapping=self._mapping(change))
+            return
+        if change.conflicts:
+            self.count(change.kind, "flagged")
+            self.record(change, Outcome.FLAGGED, action="update", fields={
+                "conflicts": change.conflicts}, mapping=self._mapping(change),
+                error="Changed on both sides since the last sync: "
+                      + ", ".join(sorted(change.conflicts)) + ". Nothing applied for these.")
+        if not change.writes:
+            self.count(change.kind, "unchanged")
+            return
+        if self.dry_run:
+            self.count(change.kind, APPLIED_COUNT.get(change.action, "planned"))
+            if change.action in {"create", "link"}:
+                self.planned_pages[change.page_id] = change.clockify_id or PLACEHOLDER
+            self.record(change, Outcome.PLANNED)
+            return
+        try:
+            if change.action == "create":
+                self._create(snapshot, change)
+            else:
+                self._update(snapshot, change)
+        except OutcomeUnknown as exc:
+            self._fail(snapshot, change, f"{exc}. The next run reads Clockify back before "
+                                         "trying again, so nothing is duplicated.")
+        except ApiError as exc:
+            self._fail(snapshot, change, str(exc))
+        except Exception as exc:  # one record's bug must not stop the run
+            log.exception("Unexpected error applying %s %s", change.kind, change.page_id)
+            self._fail(snapshot, change, f"Internal error: {exc!r}")
+
+    # -- the steps -------------------------------------------------------------------------------
+    def _fail(self, snapshot: Snapshot, change: Change, error: str) -> None:
+        change.error = error
+        self._remember_failure(snapshot, change)
+        self.count(change.kind, "failed")
+        self.record(change, Outcome.FAILED, error=error, mapping=self._mapping(change))
+
+    def _remember_failure(self, snapshot: Snapshot, change: Change) -> None:
+        if not change.page_id or change.clockify_id:
+            return
+        if change.verdict == "skip":
+            self.skipped_pages.add(change.page_id)
+        elif change.action in {"create", "link"}:
+            self.failed_pages[change.page_id] = change.error or change.reason
+
+    def _mapping(self, change: Change) -> EntityMapping | None:
+        if not change.page_id:
+            return None
+        return EntityMapping.objects.filter(kind=change.kind,
+                                            notion_page_id=change.page_id).first()
+
+    def _create(self, snapshot: Snapshot, change: Change) -> None:
+        mapping, _ = EntityMapping.objects.update_or_create(
+            kind=change.kind, notion_page_id=change.page_id,
+            defaults={"state": MappingState.CREATING, "clockify_id": None,
+                      "name": change.name[:2000]},
+        )
+        body = create_body(change.kind, change.to_clockify, change.parent_clockify_id)
+        try:
+            entity = self._post(change, body)
+        except OutcomeUnknown:
+            raise  # keep the "creating" intent: the next run reads back
+        except ApiError:
+            mapping.delete()  # refused outright: nothing exists to read back
+            raise
+        checkpoint("after_create", change)
+        result = clockify_record(change.kind, entity)
+        change.clockify_id = result.id
+        self._save(snapshot, change, mapping, result)
+        self.count(change.kind, "created")
+        self.record(change, Outcome.APPLIED, mapping=mapping)
+        self._write_notion(snapshot, change, mapping)
+
+    def _post(self, change: Change, body: dict) -> dict:
+        if change.kind == "client":
+            return self.clockify.create_client(body)
+        if change.kind == "project":
+            return self.clockify.create_project(body)
+        return self.clockify.create_task(change.parent_clockify_id, body)
+
+    def _update(self, snapshot: Snapshot, change: Change) -> None:
+        mapping = self._mapping(change) or EntityMapping(
+            kind=change.kind, notion_page_id=change.page_id)
+        result = change.clockify
+        if change.to_clockify:
+            result = self._put(change)
+        self._save(snapshot, change, mapping, result)
+        if change.to_clockify or change.action == "link":
+            self.count(change.kind, APPLIED_COUNT[change.action])
+            self.record(change, Outcome.APPLIED, mapping=mapping)
+        self._write_notion(snapshot, change, mapping)
+
+    def _put(self, change: Change) -> ClockifyRecord:
+        entity = change.clockify
+        values = clockify_values(change.kind, change.to_clockify, change.parent_clockify_id)
+        if change.kind == "client":
+            answer = self.clockify.update_client(entity.id, values, current=entity.raw)
+        elif change.kind == "project":
+            answer = self.clockify.update_project(entity.id, values, current=entity.raw)
+        elif "projectId" in values:
+            answer = self._move_task(change, entity, values)
+        else:
+            answer = self.clockify.update_task(entity.parent_id, entity.id, values,
+                                               current=entity.raw)
+        return clockify_record(change.kind, answer)
+
+    def _move_task(self, change: Change, entity: ClockifyRecord, values: dict) -> dict:
+        # Clockify cannot move a task: close the old one, create it under the new project.
+        if entity.raw.get("status") != "DONE":
+            self.clockify.update_task(entity.parent_id, entity.id, {"status": "DONE"},
+                                      current=entity.raw)
+        body = create_body("task", change.notion.fields, None)
+        created = self.clockify.create_task(values["projectId"], body)
+        change.clockify_id = created["id"]
+        return created
+
+    def _save(self, snapshot: Snapshot, change: Change, mapping: EntityMapping,
+              result: ClockifyRecord) -> None:
+        old = (change.known.baseline if change.known else {}) or {}
+        notion_after = {**change.notion.fields, **change.to_notion}
+        clockify_after = canonical_clockify(snapshot, result)
+        for name in change.conflicts:  # an unresolved field keeps its old baseline
+            notion_after[name] = old.get("notion", {}).get(name)
+            clockify_after[name] = old.get("clockify", {}).get(name)
+        notion_after["_status"] = change.notion.status_name
+        notion_after["_trashed"] = change.notion.trashed
+        mapping.clockify_id = result.id
+        mapping.name = change.name[:2000]
+        mapping.baseline = {"notion": notion_after, "clockify": clockify_after}
+        mapping.state = MappingState.ARCHIVED if clockify_after.get("closed") \
+            else MappingState.LINKED
+        mapping.parent_id = snapshot.parents.to_mapping.get(change.notion.fields.get("parent"))
+        mapping.notion_last_edited = _parse_time(change.notion.last_edited)
+        mapping.last_synced_at = timezone.now()
+        mapping.save()
+        self.failed_pages.pop(change.page_id, None)
+
+    def _write_notion(self, snapshot: Snapshot, change: Change, mapping: EntityMapping) -> None:
+        properties = self._notion_properties(change, mapping)
+        if not properties or change.notion.trashed:
+            return
+        try:
+            self.notion.update_page(change.page_id, properties)
+        except ApiError as exc:
+            self.count(change.kind, "failed")
+            self.record(change, Outcome.FAILED, action="write_back", mapping=mapping,
+                        error=f"Could not write to the Notion page: {exc}", fields={
+                            k: {"after": v} for k, v in properties.items()})
+            return
+        if change.to_notion:
+            self.count(change.kind, "written_back")
+            self.record(change, Outcome.APPLIED, action="write_back", mapping=mapping,
+                        fields={k: v for k, v in change.diff.items() if k in change.to_notion})
+
+    def _notion_properties(self, change: Change, mapping: EntityMapping) -> dict:
+        names = self.configs[change.kind].properties
+        properties: dict[str, Any] = {}
+        if (change.write_clockify_id or change.action == "create") and "clockify_id" in names:
+            properties[names["clockify_id"]] = {"rich_text": rich_text(mapping.clockify_id)}
+        if "closed" in change.to_notion and "closed" in names:
+            properties[names["closed"]] = self._closed_value(change, change.to_notion["closed"])
+        return properties
+
+    def _closed_value(self, change: Change, closed: bool) -> dict:
+        kind_type = change.notion.closed_type
+        if kind_type == "checkbox":
+            return {"checkbox": closed}
+        values = self.configs[change.kind].closed_values
+        if closed:
+            name = "Archived" if "Archived" in values else (values[0] if values else "Done")
+        else:
+            previous = (change.known.baseline.get("notion", {}).get("_status")
+                        if change.known else None)
+            name = previous if previous and previous not in values else "Not started"
+        return {kind_type: {"name": name}}
+
+
+def _parse_time(value: str | None):
+    if not value:
+        return None
+    from django.utils.dateparse import parse_datetime
+
+    return parse_datetime(value)

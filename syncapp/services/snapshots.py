@@ -1,0 +1,112 @@
+"""Read both sides into canonical records (HTTP through the clients, no planning)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.errors import NotFound
+from syncapp.clients.notion import NotionClient
+from syncapp.engine.records import (
+    ClockifyRecord,
+    MappingConfig,
+    NotionRecord,
+    clockify_record,
+    notion_record,
+)
+
+# Notion stamps last_edited_time to the minute: read a minute back, dedupe by page id.
+INCREMENTAL_OVERLAP = timedelta(minutes=1)
+
+
+def notion_records(client: NotionClient, config: MappingConfig, database_id: str,
+                   since: datetime | None = None) -> dict[str, NotionRecord]:
+    query_filter: dict[str, Any] | None = None
+    if since is not None:
+        start = (since - INCREMENTAL_OVERLAP).astimezone(UTC).isoformat().replace("+00:00", "Z")
+        query_filter = {"timestamp": "last_edited_time",
+                        "last_edited_time": {"on_or_after": start}}
+    records: dict[str, NotionRecord] = {}
+    for page in client.query(database_id, filter=query_filter):
+        if "parent" in config.properties:
+            client.complete_relations(page)
+        record = notion_record(config, page)
+        records[record.page_id] = record  # dedupe across data sources and overlap
+    return records
+
+
+def look_up_missing(client: NotionClient, config: MappingConfig,
+                    page_ids: list[str]) -> tuple[dict[str, NotionRecord], set[str]]:
+    """Mapped pages a complete fetch did not return: trashed, or unreachable."""
+    trashed: dict[str, NotionRecord] = {}
+    unreachable: set[str] = set()
+    for page_id in page_ids:
+        try:
+            page = client.retrieve_page(page_id)
+        except NotFound:
+            unreachable.add(page_id)
+            continue
+        record = notion_record(config, page)
+        if record.trashed:
+            trashed[page_id] = record
+        # A live page outside our query moved to another database: treat as unreachable.
+        elif page_id not in trashed:
+            unreachable.add(page_id)
+    return trashed, unreachable
+
+
+def fetch_raw_page(client: NotionClient, page_id: str) -> dict | None:
+    try:
+        return client.retrieve_page(page_id)
+    except NotFound:
+        return None
+
+
+def to_record(client: NotionClient, config: MappingConfig, page: dict) -> NotionRecord:
+    if "parent" in config.properties:
+        client.complete_relations(page)
+    return notion_record(config, page)
+
+
+def clockify_all(client: ClockifyClient, kind: str,
+                 project_ids: list[str] | None = None) -> dict[str, ClockifyRecord]:
+    """Every entity of `kind` (archived too: they still own their names)."""
+    if kind == "client":
+        entities = list(client.clients())
+    elif kind == "project":
+        entities = list(client.projects(hydrated=True))
+    else:
+        entities = []
+        for project_id in project_ids or []:
+            entities.extend(client.tasks(project_id))
+    return {e["id"]: clockify_record(kind, e) for e in entities}
+
+
+def clockify_one(client: ClockifyClient, kind: str, clockify_id: str,
+                 project_id: str | None = None) -> ClockifyRecord | None:
+    try:
+        if kind == "client":
+            entity = client.get_client(clockify_id)
+        elif kind == "project":
+            entity = client.get_project(clockify_id)
+        else:
+            entity = client.get_task(project_id or "", clockify_id)
+    except NotFound:
+        return None
+    return clockify_record(kind, entity)
+
+
+def clockify_by_name(client: ClockifyClient, kind: str, name: str,
+                     project_id: str | None = None) -> dict[str, ClockifyRecord]:
+    """Entities whose name matches loosely (Clockify's `name` filter is a substring)."""
+    params = {"name": name}
+    if kind == "client":
+        entities = client.clients(**params)
+    elif kind == "project":
+        entities = client.projects(**params)
+    elif project_id:
+        entities = client.tasks(project_id, **params)
+    else:
+        return {}
+    return {e["id"]: clockify_record(kind, e) for e in entities}

@@ -1,0 +1,313 @@
+"""Run one sync: read both sides, plan each kind in order, apply, record.
+
+Order matters: clients, then projects, then tasks, so every child finds its
+parent's Clockify id. One record's failure never stops the run; a failed
+read of a whole kind stops only that kind (and never infers deletions).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.errors import ApiError, AuthError
+from syncapp.clients.notion import NotionClient
+from syncapp.engine.fields import field_names
+from syncapp.engine.plan import PLACEHOLDER, Known, Parents, Snapshot, plan
+from syncapp.engine.records import ClockifyRecord, MappingConfig, NotionRecord
+from syncapp.models import (
+    KIND_ORDER,
+    DatabaseMapping,
+    EntityMapping,
+    MappingState,
+    Mode,
+    RunStatus,
+    SyncRun,
+)
+from syncapp.services import connections, snapshots
+from syncapp.services.apply import Applier
+
+log = logging.getLogger(__name__)
+
+PARENT_KIND = {"client": None, "project": "client", "task": "project"}
+DATABASE_SETTING = {"client": "NOTION_CLIENTS_DATABASE_ID",
+                    "project": "NOTION_PROJECTS_DATABASE_ID",
+                    "task": "NOTION_TASKS_DATABASE_ID"}
+
+
+class ConfigurationError(Exception):
+    """The run cannot start: settings or credentials are wrong."""
+
+
+@dataclass
+class SyncOptions:
+    trigger: str = "command"
+    mode: str = Mode.FULL
+    dry_run: bool = False
+    kinds: list[str] = field(default_factory=list)
+    page_ids: list[str] = field(default_factory=list)  # pages a webhook asked for
+    targeted: bool = False  # only those pages, no database query
+    triggered_by: str = ""
+
+
+def database_id(kind: str) -> str:
+    return getattr(settings, DATABASE_SETTING[kind])
+
+
+def last_watermark():
+    """Where the next incremental read starts: the last run that completed its reads."""
+    run = (SyncRun.objects.filter(dry_run=False, watermark__isnull=False,
+                                  status__in=[RunStatus.SUCCEEDED, RunStatus.PARTIAL])
+           .order_by("-watermark").first())
+    return run.watermark if run else None
+
+
+class SyncSession:
+    """One run's state: clients, configs, mappings and the records read so far."""
+
+    def __init__(self, run: SyncRun, options: SyncOptions,
+                 notion: NotionClient, clockify: ClockifyClient) -> None:
+        self.run = run
+        self.options = options
+        self.notion = notion
+        self.clockify = clockify
+        self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
+        self.configs = {kind: MappingConfig(kind, dict(m.properties), m.closed_value_list)
+                        for kind, m in self.db_mappings.items()}
+        self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run)
+        self.errors: list[str] = []
+        self.failed_kinds: set[str] = set()
+        self.notion_records: dict[str, dict[str, NotionRecord]] = {}
+        self._load_data_sources()
+
+    # -- data-source cache: resolving costs a call per database per run otherwise ---------
+    def _load_data_sources(self) -> None:
+        for kind, mapping in self.db_mappings.items():
+            if mapping.data_source_for == database_id(kind) and mapping.data_source_ids:
+                self.notion._data_sources[database_id(kind)] = list(mapping.data_source_ids)
+
+    def _save_data_sources(self) -> None:
+        for kind, mapping in self.db_mappings.items():
+            resolved = self.notion._data_sources.get(database_id(kind))
+            if resolved and (resolved != mapping.data_source_ids
+                             or mapping.data_source_for != database_id(kind)):
+                mapping.data_source_ids = resolved
+                mapping.data_source_for = database_id(kind)
+                mapping.save(update_fields=["data_source_ids", "data_source_for"])
+
+    @property
+    def kinds(self) -> list[str]:
+        return [k for k in KIND_ORDER if not self.options.kinds or k in self.options.kinds]
+
+    def progress(self, phase: str) -> None:
+        self.run.phase = phase
+        self.run.counts = {k: dict(v) for k, v in self.applier.counts.items()}
+        self.run.save(update_fields=["phase", "counts"])
+
+    # -- reading ----------------------------------------------------------------------------
+    def read_notion(self, since) -> None:
+        for kind in self.kinds:
+            self.progress(f"Reading Notion {kind}s")
+            try:
+                records = {}
+                if not self.options.targeted:
+                    records = snapshots.notion_records(
+                        self.notion, self.configs[kind], database_id(kind), since)
+                if self.options.page_ids and self.options.mode != Mode.FULL:
+                    records.update(self._read_pages(kind, exclude=records))
+            except ApiError as exc:
+                self._kind_failed(kind, f"Reading the Notion {kind}s database failed: {exc}")
+                continue
+            self.notion_records[kind] = records
+
+    def _read_pages(self, kind: str, exclude: dict) -> dict[str, NotionRecord]:
+        """Pages named by a webhook or button that belong to this kind's database."""
+        records = {}
+        for page_id in self.options.page_ids:
+            if page_id in exclude:
+                continue
+            page = snapshots.fetch_raw_page(self.notion, page_id)
+            if page is not None and self._page_in_kind(page, kind):
+                records[page["id"]] = snapshots.to_record(self.notion, self.configs[kind], page)
+        return records
+
+    def _page_in_kind(self, page: dict, kind: str) -> bool:
+        parent = page.get("parent") or {}
+        owners = {parent.get("database_id"), parent.get("data_source_id")}
+        wanted = {database_id(kind), *self.notion._data_sources.get(database_id(kind), [])}
+        normalise = {(o or "").replace("-", "") for o in owners}
+        return bool(normalise & {w.replace("-", "") for w in wanted})
+
+    def _kind_failed(self, kind: str, message: str) -> None:
+        log.warning(message)
+        self.errors.append(message)
+        self.failed_kinds.add(kind)
+
+    # -- one kind ------------------------------------------------------------------------------
+    def sync_kind(self, kind: str) -> None:
+        if kind not in self.notion_records:
+            return
+        parent_kind = PARENT_KIND[kind]
+        if parent_kind in self.failed_kinds:
+            self._kind_failed(kind, f"Skipped {kind}s: reading their parents failed.")
+            return
+        known = {m.notion_page_id: Known(m.notion_page_id, m.clockify_id, m.state, m.baseline)
+                 for m in EntityMapping.objects.filter(kind=kind)}
+        notion = self.notion_records[kind]
+        incremental = self.options.mode == Mode.INCREMENTAL
+        try:
+            unreachable: set[str] = set()
+            if not incremental:
+                unreachable = self._find_missing(kind, notion, known)
+            parents = self._parents(parent_kind)
+            snapshot = Snapshot(kind, field_names(kind, self.configs[kind].mapped), notion, {},
+                                known, parents, unreachable)
+            if incremental:
+                self._drop_unchanged(snapshot)
+            self.progress(f"Reading Clockify {kind}s")
+            snapshot.clockify = self._read_clockify(snapshot, incremental)
+        except ApiError as exc:
+            self._kind_failed(kind, f"Reading {kind}s failed: {exc}")
+            return
+        self.progress(f"Syncing {kind}s")
+        for change in plan(snapshot):
+            self.applier.apply(snapshot, change)
+        self._orphan(kind, snapshot.unreachable)
+
+    def _find_missing(self, kind, notion, known) -> set[str]:
+        missing = [page_id for page_id, k in known.items() if page_id not in notion
+                   and not (k.state == MappingState.ARCHIVED
+                            and k.baseline.get("notion", {}).get("_trashed"))]
+        trashed, unreachable = snapshots.look_up_missing(self.notion, self.configs[kind], missing)
+        notion.update(trashed)
+        return unreachable
+
+    def _drop_unchanged(self, snapshot: Snapshot) -> None:
+        """Incremental: pages whose synced values equal the baseline need no Clockify read."""
+        for page_id, record in list(snapshot.notion.items()):
+            known = snapshot.known.get(page_id)
+            if not known or not known.clockify_id or record.clockify_id != known.clockify_id:
+                continue
+            base = known.baseline.get("notion", {})
+            if all(record.fields.get(f) == base.get(f) for f in snapshot.fields):
+                del snapshot.notion[page_id]
+
+    def _parents(self, parent_kind: str | None) -> Parents:
+        parents = Parents(failed=self.applier.failed_pages,
+                          skipped=self.applier.skipped_pages)
+        if parent_kind is None:
+            return parents
+        parents.to_clockify.update(self.applier.planned_pages)
+        for m in EntityMapping.objects.filter(kind=parent_kind).only(
+                "id", "notion_page_id", "clockify_id"):
+            parents.to_mapping[m.notion_page_id] = m.id
+            if m.clockify_id:
+                parents.to_clockify[m.notion_page_id] = m.clockify_id
+                parents.to_notion[m.clockify_id] = m.notion_page_id
+        return parents
+
+    def _read_clockify(self, snapshot: Snapshot, incremental: bool) -> dict[str, ClockifyRecord]:
+        kind = snapshot.kind
+        if not incremental:
+            projects = self._task_projects(snapshot) if kind == "task" else None
+            return snapshots.clockify_all(self.clockify, kind, projects)
+        found: dict[str, ClockifyRecord] = {}
+        for record in snapshot.notion.values():
+            known = snapshot.known.get(record.page_id)
+            parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
+            if known and known.clockify_id:
+                project = self._task_project(known) if kind == "task" else None
+                entity = snapshots.clockify_one(self.clockify, kind, known.clockify_id, project)
+                if entity:
+                    found[entity.id] = entity
+            else:
+                found.update(snapshots.clockify_by_name(self.clockify, kind, record.name, parent))
+        return found
+
+    def _task_project(self, known: Known) -> str | None:
+        mapping = EntityMapping.objects.filter(kind="task", notion_page_id=known.page_id) \
+            .select_related("parent").first()
+        if mapping and mapping.parent and mapping.parent.clockify_id:
+            return mapping.parent.clockify_id
+        return None
+
+    def _task_projects(self, snapshot: Snapshot) -> list[str]:
+        """Projects whose tasks we must list: parents of Notion tasks and of mapped tasks."""
+        wanted = {snapshot.parents.clockify_parent(r.fields.get("parent"))
+                  for r in snapshot.notion.values()}
+        wanted |= set(EntityMapping.objects.filter(kind="task", parent__clockify_id__isnull=False)
+                      .values_list("parent__clockify_id", flat=True))
+        return sorted(p for p in wanted if p and p != PLACEHOLDER)
+
+    def _orphan(self, kind: str, unreachable: set[str]) -> None:
+        if unreachable and not self.options.dry_run:
+            EntityMapping.objects.filter(kind=kind, notion_page_id__in=unreachable) \
+                .update(state=MappingState.ORPHANED)
+
+    # -- the whole run -----------------------------------------------------------------------------
+    def finish(self) -> SyncRun:
+        counts = {k: dict(v) for k, v in self.applier.counts.items()}
+        trouble = any(c.get("failed") or c.get("flagged") for c in counts.values())
+        if self.failed_kinds and len(self.failed_kinds) == len(self.kinds):
+            status = RunStatus.FAILED
+        elif self.failed_kinds or trouble:
+            status = RunStatus.PARTIAL
+        else:
+            status = RunStatus.SUCCEEDED
+        self._save_data_sources()
+        self.run.status = status
+        self.run.counts = counts
+        self.run.phase = "Finished"
+        self.run.error_summary = "\n".join(self.errors)
+        self.run.api_calls = api_calls(self.notion, self.clockify)
+        self.run.finished_at = timezone.now()
+        if status == RunStatus.FAILED or self.failed_kinds:
+            self.run.watermark = None  # an incomplete read must not move the watermark
+        self.run.save()
+        return self.run
+
+
+def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
+    return {client.service: {"total": client.total_calls, "retries": client.retries,
+                             "by_endpoint": dict(client.calls)}
+            for client in (notion, clockify)}
+
+
+def run_sync(options: SyncOptions, *, run: SyncRun | None = None,
+             notion: NotionClient | None = None,
+             clockify: ClockifyClient | None = None) -> SyncRun:
+    """Run one sync in this process and return the finished SyncRun."""
+    notion = notion or connections.notion_client()
+    clockify = clockify or connections.clockify_client()
+    since = None
+    if options.mode == Mode.INCREMENTAL and not options.targeted:
+        since = last_watermark()
+        if since is None:
+            options.mode = Mode.FULL  # nothing to be incremental from yet
+            if run is not None:
+                run.mode = Mode.FULL
+    run = run or SyncRun.objects.create(trigger=options.trigger, mode=options.mode,
+                                        dry_run=options.dry_run, kinds=options.kinds,
+                                        triggered_by=options.triggered_by)
+    run.watermark = None if options.targeted else timezone.now()
+    session = SyncSession(run, options, notion, clockify)
+    try:
+        session.read_notion(since)
+        for kind in session.kinds:
+            session.sync_kind(kind)
+    except AuthError as exc:
+        session._kind_failed("all", f"Access refused: {exc}")
+        session.failed_kinds.update(session.kinds)
+    except BaseException as exc:
+        run.status = RunStatus.FAILED
+        run.error_summary = f"The run stopped: {exc!r}"
+        run.finished_at = timezone.now()
+        run.watermark = None
+        run.api_calls = api_calls(notion, clockify)
+        run.save()
+        raise
+    return session.finish()

@@ -1,0 +1,21 @@
+"""django-q2 task entry points (referenced by dotted path in schedules and async_task)."""
+
+from __future__ import annotations
+
+from syncapp.models import Mode, Trigger
+from syncapp.services import runs
+
+
+def execute_run(run_id: int) -> str:
+    return runs.execute_run(run_id)
+
+
+def poll() -> int:
+    """Every minute: pick up pages created or edited in Notion."""
+    return runs.request_sync(trigger=Trigger.POLL, mode=Mode.INCREMENTAL,
+                             triggered_by="every-minute poll").pk
+
+
+def daily_full_sync() -> int:
+    return runs.request_sync(trigger=Trigger.SCHEDULE, mode=Mode.FULL,
+                             triggered_by="daily full sync").pk

@@ -1,0 +1,273 @@
+"""The sync through the real clients into the emulators (issue: sync engine)."""
+
+from __future__ import annotations
+
+import pytest
+
+from syncapp.models import ChangeRecord, EntityMapping, MappingState, Outcome, RunStatus
+from syncapp.sandbox import ids
+from syncapp.sandbox.demo import TOO_LONG_NAME, seed_demo
+from tests.syncing import (
+    assert_mirror,
+    clockify_entity,
+    errors_for,
+    reset_calls,
+    sync,
+    writes,
+)
+
+pytestmark = pytest.mark.django_db
+C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
+
+
+@pytest.fixture
+def small(sandbox):
+    """One client, one project, two tasks, synced once."""
+    client = sandbox.notion.create_page(C, {"Name": "Acme"})
+    other = sandbox.notion.create_page(C, {"Name": "Globex"})
+    project = sandbox.notion.create_page(P, {"Name": "Website", "Client": [client],
+                                             "Status": "In progress", "Billable": True})
+    task = sandbox.notion.create_page(T, {"Name": "Design", "Project": [project],
+                                          "Status": "Not started", "Estimate (h)": 2})
+    run = sync()
+    assert run.status == RunStatus.SUCCEEDED, run.error_summary
+    reset_calls(sandbox)
+    return {"client": client, "other": other, "project": project, "task": task}
+
+
+def cid(page_id: str) -> str:
+    return EntityMapping.objects.get(notion_page_id=page_id).clockify_id
+
+
+def test_initial_sync_of_the_demo_mirrors_and_a_second_run_writes_nothing(sandbox):
+    seed_demo(sandbox)
+    run = sync()
+    assert run.status == RunStatus.PARTIAL  # the demo holds deliberately bad records
+    assert_mirror(sandbox)
+    linked = EntityMapping.objects.filter(kind="client", name="Acme Corporation").get()
+    assert len([c for c in sandbox.clockify.clients() if c["name"] == "Acme Corporation"]) == 1
+    assert ChangeRecord.objects.get(run=run, mapping=linked).action == "link"
+    for mapping in EntityMapping.objects.all():
+        assert sandbox.notion.values(mapping.notion_page_id)["Clockify ID"] == mapping.clockify_id
+    assert run.counts["task"]["created"] > 150
+    assert run.api_calls["clockify"]["total"] > 0
+    reset_calls(sandbox)
+    second = sync()
+    assert writes(sandbox) == {"notion": 0, "clockify": 0}
+    assert second.counts["client"].get("created", 0) == 0
+    assert_mirror(sandbox)
+
+
+def test_one_write_per_entity_on_initial_sync(sandbox):
+    client = sandbox.notion.create_page(C, {"Name": "Acme"})
+    project = sandbox.notion.create_page(P, {"Name": "Web", "Client": [client]})
+    sandbox.notion.create_page(T, {"Name": "Do", "Project": [project]})
+    sync()
+    assert writes(sandbox) == {"notion": 3, "clockify": 3}
+
+
+def test_rename_propagates(sandbox, small):
+    sandbox.notion.update_page(small["project"], {"Name": "Website 2.0"})
+    run = sync()
+    assert clockify_entity(sandbox, "project", cid(small["project"]))["name"] == "Website 2.0"
+    assert run.counts["project"]["updated"] == 1
+    change = ChangeRecord.objects.get(run=run, kind="project", action="update")
+    assert change.fields["name"] == {"before": "Website", "after": "Website 2.0",
+                                     "side": "clockify"}
+
+
+def test_reparent_project_to_another_client(sandbox, small):
+    sandbox.notion.update_page(small["project"], {"Client": [small["other"]]})
+    run = sync()
+    project = clockify_entity(sandbox, "project", cid(small["project"]))
+    assert project["clientId"] == cid(small["other"])
+    assert ChangeRecord.objects.get(run=run, kind="project").action == "reparent"
+    assert_mirror(sandbox)
+
+
+def test_close_by_checkbox_and_by_status_then_reopen(sandbox, small):
+    sandbox.notion.update_page(small["client"], {"Archived": True})
+    sandbox.notion.update_page(small["project"], {"Status": "Obsolete"})
+    sandbox.notion.update_page(small["task"], {"Status": "Done"})
+    run = sync()
+    assert clockify_entity(sandbox, "client", cid(small["client"]))["archived"] is True
+    assert clockify_entity(sandbox, "project", cid(small["project"]))["archived"] is True
+    assert clockify_entity(sandbox, "task", cid(small["task"]))["status"] == "DONE"
+    assert {r.action for r in ChangeRecord.objects.filter(run=run)} == {"archive"}
+    assert EntityMapping.objects.get(notion_page_id=small["client"]).state == "archived"
+    sandbox.notion.update_page(small["project"], {"Status": "In progress"})
+    sync()
+    assert clockify_entity(sandbox, "project", cid(small["project"]))["archived"] is False
+    assert_mirror(sandbox)
+
+
+def test_trashed_page_is_archived_never_deleted(sandbox, small):
+    sandbox.notion.trash_page(small["task"])
+    run = sync()
+    assert clockify_entity(sandbox, "task", cid(small["task"]))["status"] == "DONE"
+    assert ChangeRecord.objects.get(run=run, kind="task").action == "archive"
+    assert sandbox.clockify.call_count("DELETE") == 0
+    reset_calls(sandbox)
+    sync()  # an archived, trashed page costs no further lookup
+    assert sandbox.notion.call_count("GET", "/v1/pages/") == 0
+
+
+def test_task_done_in_clockify_is_written_to_notion(sandbox, small):
+    sandbox.clockify.update_task(cid(small["task"]), status="DONE")
+    run = sync()
+    assert sandbox.notion.values(small["task"])["Status"] == "Done"
+    assert ChangeRecord.objects.get(run=run, kind="task").action == "write_back"
+    sandbox.clockify.update_task(cid(small["task"]), status="ACTIVE")
+    sync()
+    assert sandbox.notion.values(small["task"])["Status"] == "Not started"
+
+
+def test_name_changed_in_clockify_is_restored_from_notion(sandbox, small):
+    sandbox.clockify.update_client(cid(small["client"]), name="ACME (renamed by hand)")
+    run = sync()
+    assert clockify_entity(sandbox, "client", cid(small["client"]))["name"] == "Acme"
+    change = ChangeRecord.objects.get(run=run, kind="client")
+    assert "restored" in change.fields["name"]["note"]
+
+
+def test_edit_on_both_sides_is_a_conflict_and_nothing_is_applied(sandbox, small):
+    sandbox.notion.update_page(small["project"], {"Name": "Website (Notion)"})
+    sandbox.clockify.update_project(cid(small["project"]), name="Website (Clockify)",
+                                    archived=True)
+    run = sync()
+    flagged = ChangeRecord.objects.get(run=run, kind="project", outcome=Outcome.FLAGGED)
+    assert flagged.fields["conflicts"]["name"] == {
+        "baseline": "Website", "notion": "Website (Notion)", "clockify": "Website (Clockify)"}
+    assert "both sides" in flagged.error
+    # nothing applied for the conflicting name; the archive made in Clockify flows to Notion
+    project = clockify_entity(sandbox, "project", cid(small["project"]))
+    assert project["name"] == "Website (Clockify)"
+    assert sandbox.notion.values(small["project"])["Name"] == "Website (Notion)"
+    assert sandbox.notion.values(small["project"])["Status"] == "Archived"
+    assert run.status == RunStatus.PARTIAL
+    again = sync()  # still a conflict until someone decides
+    assert ChangeRecord.objects.filter(run=again, outcome=Outcome.FLAGGED).count() == 1
+
+
+def test_bad_input_is_isolated_and_explained(sandbox):
+    trashed_client = sandbox.notion.create_page(C, {"Name": "Trashed Co"})
+    sandbox.notion.trash_page(trashed_client)
+    good = sandbox.notion.create_page(C, {"Name": "Good Co"})
+    sandbox.notion.create_page(C, {"Name": ""})
+    sandbox.notion.create_page(C, {"Name": "Twin"})
+    sandbox.notion.create_page(C, {"Name": "Twin"})
+    bad_project = sandbox.notion.create_page(P, {"Name": "X", "Client": [good]})
+    sandbox.notion.create_page(P, {"Name": TOO_LONG_NAME, "Client": [good]})
+    sandbox.notion.create_page(P, {"Name": "Orphan", "Client": [trashed_client]})
+    fine = sandbox.notion.create_page(P, {"Name": "Fine", "Client": [good]})
+    sandbox.notion.create_page(T, {"Name": "Child of X", "Project": [bad_project]})
+    sandbox.notion.create_page(T, {"Name": "Child of Fine", "Project": [fine]})
+    run = sync()
+    assert run.status == RunStatus.PARTIAL and run.finished_at
+    assert "has no name" in errors_for("")[0]
+    assert "Clockify accepts 2–250" in errors_for("X")[0]
+    assert "300 characters" in errors_for(TOO_LONG_NAME.strip())[0] or \
+        "characters long" in errors_for(TOO_LONG_NAME.strip())[0]
+    assert any("already exists" in e for e in errors_for("Twin"))
+    assert "parent" in errors_for("Child of X")[0]
+    assert "trashed" in errors_for("Orphan")[0]
+    names = {t["name"] for t in sandbox.clockify.tasks()}
+    assert names == {"Child of Fine"}
+    assert len([c for c in sandbox.clockify.clients() if c["name"] == "Twin"]) == 1
+
+
+def test_lost_response_on_create_leaves_exactly_one_after_rerun(sandbox):
+    sandbox.notion.create_page(C, {"Name": "Acme"})
+    sandbox.clockify.faults.schedule("commit_then_drop", method="POST")
+    first = sync()
+    assert first.counts["client"]["failed"] == 1
+    assert EntityMapping.objects.get().state == MappingState.CREATING
+    second = sync()
+    assert second.counts["client"]["linked"] == 1
+    assert [c["name"] for c in sandbox.clockify.clients()] == ["Acme"]
+    assert_mirror(sandbox)
+
+
+def test_crash_between_post_and_write_back_leaves_exactly_one(sandbox, monkeypatch):
+    from syncapp.services import apply
+
+    class Crash(BaseException):
+        pass
+
+    def crash(stage, change):
+        raise Crash(stage)
+
+    page = sandbox.notion.create_page(C, {"Name": "Acme"})
+    with monkeypatch.context() as patch, pytest.raises(Crash):
+        patch.setattr(apply, "checkpoint", crash)
+        sync()
+    assert len(sandbox.clockify.clients()) == 1
+    assert sandbox.notion.values(page)["Clockify ID"] == ""
+    sync()
+    assert len(sandbox.clockify.clients()) == 1
+    assert sandbox.notion.values(page)["Clockify ID"] == sandbox.clockify.clients()[0]["id"]
+
+
+def test_faults_converge_to_the_exact_mirror_without_duplicates(sandbox):
+    seed_demo(sandbox)
+    for emulator in (sandbox.notion, sandbox.clockify):
+        emulator.faults.configure(0.1, ("500", "502", "503", "429", "timeout", "commit_then_drop"))
+    for _ in range(6):
+        run = sync()
+        assert run.status in {RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SUCCEEDED}
+    for emulator in (sandbox.notion, sandbox.clockify):
+        emulator.faults.clear()
+    sync()
+    assert_mirror(sandbox)
+    clean = sync()
+    assert clean.counts["task"].get("failed", 0) == 0
+    assert len(EntityMapping.objects.filter(kind="task", state=MappingState.CREATING)) == 0
+
+
+def test_lost_access_to_a_database_archives_nothing(sandbox, small):
+    sandbox.notion.revoke_access(ids.TASKS_DATABASE_ID)
+    run = sync()
+    assert clockify_entity(sandbox, "task", cid(small["task"]))["status"] == "ACTIVE"
+    assert "task" in run.error_summary.lower()
+    assert run.status == RunStatus.PARTIAL
+    assert not ChangeRecord.objects.filter(run=run, action="archive").exists()
+
+
+def test_lost_access_to_one_page_is_flagged_not_archived(sandbox, small):
+    sandbox.notion.revoke_access(small["task"])
+    run = sync()
+    change = ChangeRecord.objects.get(run=run, kind="task")
+    assert change.outcome == Outcome.FLAGGED and change.reason == "unreachable"
+    assert clockify_entity(sandbox, "task", cid(small["task"]))["status"] == "ACTIVE"
+    assert EntityMapping.objects.get(notion_page_id=small["task"]).state == "orphaned"
+
+
+def test_incremental_picks_up_a_page_created_in_the_same_minute(sandbox, small, monkeypatch):
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    minute = datetime(2026, 11, 21, 10, 15, tzinfo=UTC).timestamp()
+    sandbox.notion.clock = lambda: minute + 50  # Notion stamps 10:15:00
+    monkeypatch.setattr(timezone, "now", lambda: datetime.fromtimestamp(minute + 40, UTC))
+    first = sync(mode="incremental")
+    assert first.mode == "incremental" and first.status == RunStatus.SUCCEEDED
+    late = sandbox.notion.create_page(C, {"Name": "Created at 10:15:50"})
+    reset_calls(sandbox)
+    second = sync(mode="incremental")
+    assert second.counts["client"]["created"] == 1
+    assert sandbox.notion.values(late)["Clockify ID"]
+    reset_calls(sandbox)
+    idle = sync(mode="incremental")
+    assert sandbox.notion.call_count() == 3 and sandbox.clockify.call_count() == 0
+    assert idle.counts == {}
+
+
+def test_dry_run_writes_nothing_and_records_the_plan(sandbox):
+    seed_demo(sandbox)
+    run = sync(dry_run=True)
+    assert writes(sandbox) == {"notion": 0, "clockify": 0}
+    assert EntityMapping.objects.count() == 0
+    planned = ChangeRecord.objects.filter(run=run, outcome=Outcome.PLANNED)
+    assert planned.filter(kind="task", action="create").count() > 150
+    assert run.dry_run and run.counts["project"]["created"] > 0
