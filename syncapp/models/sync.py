@@ -259,3 +259,22 @@ class ChangeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.kind} {self.name} ({self.outcome})"
+
+
+__all__ = [
+    "Action",
+    "ChangeRecord",
+    "DEFAULT_CLOSED_VALUES",
+    "DatabaseMapping",
+    "EntityMapping",
+    "KIND_ORDER",
+    "Kind",
+    "MappingState",
+    "Mode",
+    "Outcome",
+    "RunStatus",
+    "SyncLock",
+    "SyncRun",
+    "Trigger",
+    "default_properties",
+]

@@ -1,0 +1,6 @@
+"""Models, one module per idea; everything is importable from syncapp.models."""
+
+from syncapp.models.sync import *  # noqa: F403
+from syncapp.models.sync import __all__ as _sync_all
+
+__all__ = [*_sync_all]
