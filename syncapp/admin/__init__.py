@@ -1,0 +1,3 @@
+"""Admin pages, one module per area (registration happens on import)."""
+
+from syncapp.admin import sync  # noqa: F401
