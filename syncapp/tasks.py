@@ -19,3 +19,10 @@ def poll() -> int:
 def daily_full_sync() -> int:
     return runs.request_sync(trigger=Trigger.SCHEDULE, mode=Mode.FULL,
                              triggered_by="daily full sync").pk
+
+
+def apply_pending(pending_id: int) -> str:
+    """Apply an approved review decision (enqueued when it is approved)."""
+    from syncapp.services.review_apply import apply_pending as apply
+
+    return apply(pending_id)

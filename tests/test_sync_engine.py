@@ -228,8 +228,8 @@ def test_lost_access_to_a_database_archives_nothing(sandbox, small):
     sandbox.notion.revoke_access(ids.TASKS_DATABASE_ID)
     run = sync()
     assert clockify_entity(sandbox, "task", cid(small["task"]))["status"] == "ACTIVE"
-    assert "task" in run.error_summary.lower()
-    assert run.status == RunStatus.PARTIAL
+    assert "lost access to the notion tasks database" in run.error_summary.lower()
+    assert run.status == RunStatus.HELD
     assert not ChangeRecord.objects.filter(run=run, action="archive").exists()
 
 

@@ -101,3 +101,18 @@ def rich_text(text: str | None) -> list[dict]:
 def is_trashed(page: dict) -> bool:
     """`in_trash` replaced `archived`; older payloads and webhooks carry only the latter."""
     return bool(page.get("in_trash", page.get("archived", False)))
+
+
+def write_value(kind: str, value: Any) -> dict | None:
+    """The request body of one property of type `kind` set to a plain value."""
+    if kind in {"title", "rich_text"}:
+        return {kind: rich_text(value)}
+    if kind in {"select", "status"}:
+        return {kind: {"name": value} if value else None}
+    if kind == "relation":
+        return {"relation": [{"id": value}] if value else []}
+    if kind == "checkbox":
+        return {"checkbox": bool(value)}
+    if kind in {"number", "email", "url", "phone_number"}:
+        return {kind: value if value not in ("",) else None}
+    return None  # read-only or unsupported types are never written

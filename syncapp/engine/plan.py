@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncapp.engine.fields import BOTH, direction, loose_name, name_problem
+from syncapp.engine.fields import NOTION_TO_CLOCKIFY, loose_name, name_problem
+from syncapp.engine.policy import (
+    CLOCKIFY_TO_NOTION,
+    CLOCKIFY_WINS,
+    LINK_EXACT,
+    NEVER_LINK,
+    NOTION_WINS,
+    Policy,
+)
 from syncapp.engine.records import ClockifyRecord, NotionRecord
 
 PLACEHOLDER = "(to be created)"  # a parent that a dry run would create first
@@ -58,6 +66,7 @@ class Change:
     notion: NotionRecord | None = None
     clockify: ClockifyRecord | None = None
     known: Known | None = None
+    candidates: list[dict] = field(default_factory=list)
 
     @property
     def writes(self) -> bool:
@@ -75,6 +84,7 @@ class Snapshot:
     known: dict[str, Known]
     parents: Parents
     unreachable: set[str] = field(default_factory=set)
+    policy: Policy = field(default_factory=Policy)
 
 
 def canonical_clockify(snapshot: Snapshot, record: ClockifyRecord) -> dict[str, Any]:
@@ -143,17 +153,23 @@ def _candidates(snapshot: Snapshot, record: NotionRecord, claimed: set[str], loo
 
 def _match_by_name(snapshot, record, known, claimed) -> Change:
     exact = list(_candidates(snapshot, record, claimed, loose=False))
-    if len(exact) == 1:
-        reason = "read_back" if known else "name_match"
-        return _link(snapshot, record, exact[0], known, reason=reason)
+    matching = snapshot.policy.name_matching
+    if known and len(exact) == 1:  # reading back our own interrupted create
+        return _link(snapshot, record, exact[0], known, reason="read_back")
+    if matching == NEVER_LINK and not known:
+        return _create(snapshot, record, known, reason="new")
+    if len(exact) == 1 and matching == LINK_EXACT:
+        return _link(snapshot, record, exact[0], known, reason="name_match")
     near = exact or list(_candidates(snapshot, record, claimed, loose=True))
     if near:
         listed = ", ".join(f"“{e.name}” ({e.id})" for e in near[:5])
+        why = ("The policy asks for review of every name match" if len(exact) == 1
+               else "Several or only approximate Clockify matches")
         return Change(kind=snapshot.kind, action="link", page_id=record.page_id,
                       name=record.name, notion=record, known=known, verdict="flag",
                       reason="ambiguous_match",
-                      error=f"Several or only approximate Clockify matches: {listed}. "
-                            "Rename one side or link by hand.")
+                      candidates=[{"id": e.id, "name": e.name} for e in near[:10]],
+                      error=f"{why}: {listed}. Approve to link the first, or rename one side.")
     return _create(snapshot, record, known, reason="new")
 
 
@@ -224,20 +240,47 @@ def _diff(snapshot: Snapshot, record: NotionRecord, entity: ClockifyRecord,
         has_base = name in base_n and name in base_c
         notion_moved = not has_base or n != base_n[name]
         clockify_moved = has_base and c != base_c[name]
-        if notion_moved and not clockify_moved:
-            change.to_clockify[name] = n
-            change.diff[name] = {"before": c, "after": n, "side": "clockify"}
-        elif clockify_moved and not notion_moved and direction(snapshot.kind, name) == BOTH:
-            change.to_notion[name] = c
-            change.diff[name] = {"before": n, "after": c, "side": "notion"}
-        elif clockify_moved and not notion_moved:
-            change.to_clockify[name] = n
-            change.diff[name] = {"before": c, "after": n, "side": "clockify",
-                                 "note": "changed in Clockify; restored from Notion"}
+        owner = snapshot.policy.direction(snapshot.kind, name)
+        if notion_moved and clockify_moved:
+            _conflict(snapshot, change, name, n, c, base_n.get(name))
+        elif notion_moved and owner == CLOCKIFY_TO_NOTION:
+            _to_notion(change, name, n, c, "changed in Notion; restored from Clockify")
+        elif notion_moved:
+            _to_clockify(change, name, n, c)
+        elif owner == NOTION_TO_CLOCKIFY:
+            _to_clockify(change, name, n, c, "changed in Clockify; restored from Notion")
         else:
-            change.conflicts[name] = {"baseline": base_n.get(name), "notion": n, "clockify": c}
+            _to_notion(change, name, n, c)
     _name_action(snapshot, change)
     return change
+
+
+def _entry(before: Any, after: Any, side: str, note: str) -> dict:
+    entry = {"before": before, "after": after, "side": side}
+    if note:
+        entry["note"] = note
+    return entry
+
+
+def _to_clockify(change: Change, name: str, n: Any, c: Any, note: str = "") -> None:
+    change.to_clockify[name] = n
+    change.diff[name] = _entry(c, n, "clockify", note)
+
+
+def _to_notion(change: Change, name: str, n: Any, c: Any, note: str = "") -> None:
+    change.to_notion[name] = c
+    change.diff[name] = _entry(n, c, "notion", note)
+
+
+def _conflict(snapshot: Snapshot, change: Change, name: str, n: Any, c: Any, base: Any) -> None:
+    """Both sides changed the field differently: the policy decides, or a person does."""
+    rule = snapshot.policy.on_conflict(snapshot.kind, name)
+    if rule == NOTION_WINS:
+        _to_clockify(change, name, n, c, "conflict: Notion wins by policy")
+    elif rule == CLOCKIFY_WINS:
+        _to_notion(change, name, n, c, "conflict: Clockify wins by policy")
+    else:
+        change.conflicts[name] = {"baseline": base, "notion": n, "clockify": c}
 
 
 def _name_action(snapshot: Snapshot, change: Change) -> None:
@@ -257,7 +300,23 @@ def _name_action(snapshot: Snapshot, change: Change) -> None:
     closed = change.to_clockify.get("closed")
     if closed is True:
         change.action = "archive"
+        if snapshot.policy.archives_need_review:
+            change.verdict, change.reason = "flag", "destructive"
+            change.error = "The policy asks for review before anything is archived in Clockify."
     elif closed is False:
         change.action = "unarchive"
     elif not change.to_clockify and (change.to_notion or change.write_clockify_id):
         change.action = "write_back"
+
+
+def hold_mass_archives(snapshot: Snapshot, changes: list[Change], population: int) -> bool:
+    """Turn this kind's archives into review items when there are too many. True if held."""
+    archives = [c for c in changes if c.action == "archive" and not c.verdict]
+    unreachable = [c for c in changes if c.reason == "unreachable"]
+    if not snapshot.policy.is_mass_change(len(archives) + len(unreachable), population):
+        return False
+    for change in archives:
+        change.verdict, change.reason = "flag", "mass_change"
+        change.error = (f"This run would archive {len(archives) + len(unreachable)} of "
+                        f"{population} {snapshot.kind}s: held for review.")
+    return True

@@ -37,6 +37,7 @@ class NotionRecord:
     trashed: bool = False
     status_name: str | None = None
     closed_type: str = "checkbox"
+    props: dict[str, tuple[str, str]] = field(default_factory=dict)  # field → (name, type)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -76,6 +77,11 @@ def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
     if title is None:
         record.problems.append("The page has no title property.")
     record.fields["name"] = (read_property(props[title]) or "").strip() if title else ""
+    if title:
+        record.props["name"] = (title, "title")
+    for key, prop_name in names.items():
+        if prop_name in props:
+            record.props[key] = (prop_name, props[prop_name].get("type", ""))
     closed_prop = props.get(names.get("closed", ""))
     closed, status_name = _closed(config, closed_prop)
     record.fields["closed"] = closed or record.trashed

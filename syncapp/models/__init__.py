@@ -1,6 +1,8 @@
 """Models, one module per idea; everything is importable from syncapp.models."""
 
+from syncapp.models.review import *  # noqa: F403
+from syncapp.models.review import __all__ as _review_all
 from syncapp.models.sync import *  # noqa: F403
 from syncapp.models.sync import __all__ as _sync_all
 
-__all__ = [*_sync_all]
+__all__ = [*_sync_all, *_review_all]

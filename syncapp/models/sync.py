@@ -136,6 +136,7 @@ class Trigger(models.TextChoices):
     MANUAL = "manual", "Manual (Sync now)"
     WEBHOOK = "webhook", "Webhook"
     COMMAND = "command", "Command"
+    REVIEW = "review", "Review decision"
 
 
 class Mode(models.TextChoices):

@@ -16,17 +16,19 @@ from django.utils import timezone
 from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import ApiError, OutcomeUnknown
 from syncapp.clients.notion import NotionClient
-from syncapp.clients.notion_values import rich_text
+from syncapp.clients.notion_values import rich_text, write_value
 from syncapp.engine.fields import hours_to_duration
 from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockify
 from syncapp.engine.records import ClockifyRecord, MappingConfig, clockify_record
 from syncapp.models import ChangeRecord, EntityMapping, MappingState, Outcome, SyncRun
+from syncapp.services import review
 
 log = logging.getLogger(__name__)
 
 APPLIED_COUNT = {"create": "created", "update": "updated", "reparent": "updated",
                  "unarchive": "updated", "archive": "archived", "link": "linked",
                  "write_back": "written_back"}
+REJECTED_NOTE = "Rejected in review; not flagged again until either side changes."
 VERDICT_OUTCOME = {"fail": Outcome.FAILED, "skip": Outcome.SKIPPED, "flag": Outcome.FLAGGED}
 
 
@@ -96,17 +98,23 @@ class Applier:
     # -- entry point ----------------------------------------------------------------------------
     def apply(self, snapshot: Snapshot, change: Change) -> None:
         if change.verdict:
+            self._remember_failure(snapshot, change)
+            mapping = self._mapping(change)
+            if self._review(change, mapping) == "rejected":
+                self.count(change.kind, "skipped")
+                self.record(change, Outcome.SKIPPED, mapping=mapping, error=REJECTED_NOTE)
+                return
             self.count(change.kind, {"fail": "failed", "skip": "skipped",
                                      "flag": "flagged"}[change.verdict])
-            self._remember_failure(snapshot, change)
-            self.record(change, VERDICT_OUTCOME[change.verdict], mapping=self._mapping(change))
+            self.record(change, VERDICT_OUTCOME[change.verdict], mapping=mapping)
             return
-        if change.conflicts:
+        if change.conflicts and self._review(change, self._mapping(change)) != "rejected":
             self.count(change.kind, "flagged")
             self.record(change, Outcome.FLAGGED, action="update", fields={
                 "conflicts": change.conflicts}, mapping=self._mapping(change),
                 error="Changed on both sides since the last sync: "
-                      + ", ".join(sorted(change.conflicts)) + ". Nothing applied for these.")
+                      + ", ".join(sorted(change.conflicts)) + ". Nothing applied for these; "
+                      "decide in the review queue.")
         if not change.writes:
             self.count(change.kind, "unchanged")
             return
@@ -129,6 +137,12 @@ class Applier:
         except Exception as exc:  # one record's bug must not stop the run
             log.exception("Unexpected error applying %s %s", change.kind, change.page_id)
             self._fail(snapshot, change, f"Internal error: {exc!r}")
+
+    def _review(self, change: Change, mapping: EntityMapping | None) -> str | None:
+        """Queue what needs a human (not in a dry run, which writes nothing)."""
+        if self.dry_run or review.flag_reason(change) is None:
+            return None
+        return review.flag(self.run, change, mapping)
 
     # -- the steps -------------------------------------------------------------------------------
     def _fail(self, snapshot: Snapshot, change: Change, error: str) -> None:
@@ -259,8 +273,14 @@ class Applier:
         properties: dict[str, Any] = {}
         if (change.write_clockify_id or change.action == "create") and "clockify_id" in names:
             properties[names["clockify_id"]] = {"rich_text": rich_text(mapping.clockify_id)}
-        if "closed" in change.to_notion and "closed" in names:
-            properties[names["closed"]] = self._closed_value(change, change.to_notion["closed"])
+        for key, value in change.to_notion.items():
+            if key == "closed" and "closed" in names:
+                properties[names["closed"]] = self._closed_value(change, value)
+            elif key in change.notion.props and not str(value or "").startswith("clockify:"):
+                prop_name, prop_type = change.notion.props[key]
+                body = write_value(prop_type, value)
+                if body is not None:
+                    properties[prop_name] = body
         return properties
 
     def _closed_value(self, change: Change, closed: bool) -> dict:

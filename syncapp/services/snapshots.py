@@ -95,18 +95,3 @@ def clockify_one(client: ClockifyClient, kind: str, clockify_id: str,
     except NotFound:
         return None
     return clockify_record(kind, entity)
-
-
-def clockify_by_name(client: ClockifyClient, kind: str, name: str,
-                     project_id: str | None = None) -> dict[str, ClockifyRecord]:
-    """Entities whose name matches loosely (Clockify's `name` filter is a substring)."""
-    params = {"name": name}
-    if kind == "client":
-        entities = client.clients(**params)
-    elif kind == "project":
-        entities = client.projects(**params)
-    elif project_id:
-        entities = client.tasks(project_id, **params)
-    else:
-        return {}
-    return {e["id"]: clockify_record(kind, e) for e in entities}

@@ -14,10 +14,19 @@ from django.conf import settings
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import ApiError, AuthError
+from syncapp.clients.errors import ApiError, AuthError, NotFound
 from syncapp.clients.notion import NotionClient
 from syncapp.engine.fields import field_names
-from syncapp.engine.plan import PLACEHOLDER, Known, Parents, Snapshot, plan
+from syncapp.engine.plan import (
+    PLACEHOLDER,
+    Change,
+    Known,
+    Parents,
+    Snapshot,
+    hold_mass_archives,
+    plan,
+)
+from syncapp.engine.policy import Policy
 from syncapp.engine.records import ClockifyRecord, MappingConfig, NotionRecord
 from syncapp.models import (
     KIND_ORDER,
@@ -28,7 +37,7 @@ from syncapp.models import (
     RunStatus,
     SyncRun,
 )
-from syncapp.services import connections, snapshots
+from syncapp.services import connections, review, snapshots
 from syncapp.services.apply import Applier
 
 log = logging.getLogger(__name__)
@@ -70,9 +79,12 @@ class SyncSession:
     """One run's state: clients, configs, mappings and the records read so far."""
 
     def __init__(self, run: SyncRun, options: SyncOptions,
-                 notion: NotionClient, clockify: ClockifyClient) -> None:
+                 notion: NotionClient, clockify: ClockifyClient,
+                 policy: Policy | None = None) -> None:
         self.run = run
         self.options = options
+        self.policy = policy or review.load_policy()
+        self.held = False
         self.notion = notion
         self.clockify = clockify
         self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
@@ -119,6 +131,12 @@ class SyncSession:
                         self.notion, self.configs[kind], database_id(kind), since)
                 if self.options.page_ids and self.options.mode != Mode.FULL:
                     records.update(self._read_pages(kind, exclude=records))
+            except (NotFound, AuthError) as exc:
+                # Lost access looks like "everything was deleted": hold, archive nothing.
+                self.held = True
+                self._kind_failed(kind, f"Lost access to the Notion {kind}s database; nothing "
+                                        f"was archived and the run is held: {exc}")
+                continue
             except ApiError as exc:
                 self._kind_failed(kind, f"Reading the Notion {kind}s database failed: {exc}")
                 continue
@@ -149,12 +167,30 @@ class SyncSession:
 
     # -- one kind ------------------------------------------------------------------------------
     def sync_kind(self, kind: str) -> None:
-        if kind not in self.notion_records:
+        snapshot = self.snapshot(kind)
+        if snapshot is None:
             return
+        self.progress(f"Syncing {kind}s")
+        changes = plan(snapshot)
+        if hold_mass_archives(snapshot, changes, population=len(snapshot.known)):
+            self.held = True
+            self.errors.append(f"Too many {kind} archives at once: held for review.")
+        for change in changes:
+            self.applier.apply(snapshot, change)
+        self._orphan(kind, snapshot.unreachable)
+
+    def probe(self, kind: str) -> list[Change]:
+        """Plan `kind` without applying anything (review decisions re-check with this)."""
+        snapshot = self.snapshot(kind)
+        return plan(snapshot) if snapshot is not None else []
+
+    def snapshot(self, kind: str) -> Snapshot | None:
+        if kind not in self.notion_records:
+            return None
         parent_kind = PARENT_KIND[kind]
         if parent_kind in self.failed_kinds:
             self._kind_failed(kind, f"Skipped {kind}s: reading their parents failed.")
-            return
+            return None
         known = {m.notion_page_id: Known(m.notion_page_id, m.clockify_id, m.state, m.baseline)
                  for m in EntityMapping.objects.filter(kind=kind)}
         notion = self.notion_records[kind]
@@ -165,18 +201,15 @@ class SyncSession:
                 unreachable = self._find_missing(kind, notion, known)
             parents = self._parents(parent_kind)
             snapshot = Snapshot(kind, field_names(kind, self.configs[kind].mapped), notion, {},
-                                known, parents, unreachable)
+                                known, parents, unreachable, self.policy)
             if incremental:
                 self._drop_unchanged(snapshot)
             self.progress(f"Reading Clockify {kind}s")
             snapshot.clockify = self._read_clockify(snapshot, incremental)
         except ApiError as exc:
             self._kind_failed(kind, f"Reading {kind}s failed: {exc}")
-            return
-        self.progress(f"Syncing {kind}s")
-        for change in plan(snapshot):
-            self.applier.apply(snapshot, change)
-        self._orphan(kind, snapshot.unreachable)
+            return None
+        return snapshot
 
     def _find_missing(self, kind, notion, known) -> set[str]:
         missing = [page_id for page_id, k in known.items() if page_id not in notion
@@ -216,16 +249,23 @@ class SyncSession:
             projects = self._task_projects(snapshot) if kind == "task" else None
             return snapshots.clockify_all(self.clockify, kind, projects)
         found: dict[str, ClockifyRecord] = {}
+        listed: set[str | None] = set()
         for record in snapshot.notion.values():
             known = snapshot.known.get(record.page_id)
-            parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
             if known and known.clockify_id:
                 project = self._task_project(known) if kind == "task" else None
                 entity = snapshots.clockify_one(self.clockify, kind, known.clockify_id, project)
                 if entity:
                     found[entity.id] = entity
-            else:
-                found.update(snapshots.clockify_by_name(self.clockify, kind, record.name, parent))
+                continue
+            # Unmapped: list the candidates once (Clockify's name filter would miss the
+            # near matches we must flag rather than duplicate).
+            parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
+            scope = parent if kind == "task" else None
+            if scope in listed or (kind == "task" and (not parent or parent == PLACEHOLDER)):
+                continue
+            listed.add(scope)
+            found.update(snapshots.clockify_all(self.clockify, kind, [parent] if parent else []))
         return found
 
     def _task_project(self, known: Known) -> str | None:
@@ -254,6 +294,8 @@ class SyncSession:
         trouble = any(c.get("failed") or c.get("flagged") for c in counts.values())
         if self.failed_kinds and len(self.failed_kinds) == len(self.kinds):
             status = RunStatus.FAILED
+        elif self.held:
+            status = RunStatus.HELD
         elif self.failed_kinds or trouble:
             status = RunStatus.PARTIAL
         else:

@@ -1,0 +1,128 @@
+"""The review queue: flag what needs a human, remember decisions, apply approvals once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from syncapp.engine.plan import Change
+from syncapp.engine.policy import Policy
+from syncapp.models import (
+    Decision,
+    EntityMapping,
+    FieldPolicy,
+    PendingChange,
+    ReviewStatus,
+    SyncPolicy,
+    SyncRun,
+)
+
+log = logging.getLogger(__name__)
+
+OPEN = (ReviewStatus.PENDING, ReviewStatus.APPROVED)
+
+
+def load_policy() -> Policy:
+    row = SyncPolicy.current()
+    fields = list(FieldPolicy.objects.all())
+    return Policy(
+        directions={(f.kind, f.field): f.direction for f in fields},
+        conflicts={(f.kind, f.field): f.on_conflict for f in fields},
+        archives_need_review=row.archives_need_review,
+        name_matching=row.name_matching,
+        mass_change_percent=row.mass_change_percent,
+        mass_change_count=row.mass_change_count,
+    )
+
+
+def flag_reason(change: Change) -> str | None:
+    """The review reason of a planned change, or None when it needs no review."""
+    if change.verdict == "flag":
+        return change.reason
+    if change.verdict == "fail" and change.reason == "validation":
+        return "validation"
+    if change.conflicts:
+        return "conflict"
+    return None
+
+
+def fingerprint(change: Change, reason: str) -> str:
+    """Identifies the diff: the same values on both sides give the same fingerprint."""
+    payload = {
+        "kind": change.kind, "page": change.page_id, "clockify": change.clockify_id,
+        "reason": reason, "action": change.action, "name": change.name,
+        "conflicts": change.conflicts if reason == "conflict" else None,
+        "to_clockify": change.to_clockify if reason != "conflict" else None,
+        "candidates": [c["id"] for c in change.candidates],
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _diff_for(change: Change, reason: str) -> dict[str, Any]:
+    if reason == "conflict":
+        return {name: {**values, "proposed": values["notion"]}
+                for name, values in change.conflicts.items()}
+    if reason == "unreachable":
+        return {"closed": {"baseline": False, "notion": "unreachable", "clockify": False,
+                           "proposed": True}}
+    if reason == "ambiguous_match":
+        first = change.candidates[0] if change.candidates else {}
+        return {"name": {"baseline": None, "notion": change.name,
+                         "clockify": first.get("name"), "proposed": f"link {first.get('id')}"}}
+    return {name: {"baseline": None, "notion": entry.get("after"),
+                   "clockify": entry.get("before"), "proposed": entry.get("after")}
+            for name, entry in change.diff.items()}
+
+
+def flag(run: SyncRun, change: Change, mapping: EntityMapping | None) -> str:
+    """Queue `change` for review. Returns "new", "pending" (already queued) or "rejected"."""
+    reason = flag_reason(change)
+    print_ = fingerprint(change, reason)
+    same = PendingChange.objects.filter(kind=change.kind, notion_page_id=change.page_id or "",
+                                        reason=reason, fingerprint=print_)
+    if same.filter(status=ReviewStatus.REJECTED).exists():
+        return "rejected"
+    if same.filter(status__in=OPEN).exists():
+        return "pending"
+    # Something changed since an older flag of this record: that one is out of date.
+    PendingChange.objects.filter(kind=change.kind, notion_page_id=change.page_id or "",
+                                 reason=reason, status=ReviewStatus.PENDING) \
+        .update(status=ReviewStatus.SUPERSEDED, result="A newer diff replaced this one.")
+    PendingChange.objects.create(
+        run=run, kind=change.kind, mapping=mapping, name=change.name[:2000],
+        notion_page_id=change.page_id or "", clockify_id=change.clockify_id or "",
+        action=change.action, reason=reason, explanation=change.error,
+        diff=_diff_for(change, reason), candidates=change.candidates, fingerprint=print_,
+    )
+    return "new"
+
+
+# -- decisions ------------------------------------------------------------------------------------
+def decide(pending_id: int, user, decision: str) -> bool:
+    """Record a person's decision (compare-and-set: two clicks decide once)."""
+    status = ReviewStatus.REJECTED if decision == Decision.REJECT else ReviewStatus.APPROVED
+    decided = PendingChange.objects.filter(pk=pending_id, status=ReviewStatus.PENDING).update(
+        status=status, decision=decision, decided_by=user, decided_at=timezone.now())
+    if not decided:
+        return False
+    log.info("Review %s: %s by %s", pending_id, decision, getattr(user, "username", user))
+    if status == ReviewStatus.APPROVED:
+        transaction.on_commit(lambda: enqueue_apply(pending_id))
+    return True
+
+
+def enqueue_apply(pending_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("syncapp.tasks.apply_pending", pending_id, task_name=f"review-{pending_id}",
+               group="review")
+
+
+def pending_count() -> int:
+    return PendingChange.objects.filter(status=ReviewStatus.PENDING).count()

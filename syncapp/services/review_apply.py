@@ -1,0 +1,158 @@
+"""Apply an approved review decision: once, and only if nothing changed since it was flagged."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from datetime import timedelta
+
+from django.utils import timezone
+
+from syncapp.clients.errors import ApiError, NotFound
+from syncapp.engine.policy import CLOCKIFY_WINS, NOTION_WINS, Policy
+from syncapp.models import (
+    ChangeRecord,
+    Decision,
+    EntityMapping,
+    MappingState,
+    Mode,
+    Outcome,
+    PendingChange,
+    ReviewStatus,
+    RunStatus,
+    SyncRun,
+    Trigger,
+)
+from syncapp.services import connections, review, runs
+from syncapp.services.sync import SyncOptions, SyncSession
+
+log = logging.getLogger(__name__)
+RETRY_AFTER = timedelta(seconds=30)
+
+
+def apply_pending(pending_id: int) -> str:
+    """The django-q2 task. Two workers or two clicks apply a decision at most once."""
+    claimed = PendingChange.objects.filter(
+        pk=pending_id, status=ReviewStatus.APPROVED, apply_started_at__isnull=True,
+    ).update(apply_started_at=timezone.now())
+    if not claimed:
+        return "not approved, or already being applied"
+    pending = PendingChange.objects.select_related("decided_by").get(pk=pending_id)
+    run = SyncRun.objects.create(
+        trigger=Trigger.REVIEW, mode=Mode.INCREMENTAL, targeted=True, status=RunStatus.RUNNING,
+        page_ids=[pending.notion_page_id] if pending.notion_page_id else [],
+        kinds=[pending.kind], triggered_by=f"review #{pending.pk} by {pending.decided_by}")
+    holder = f"review-{uuid.uuid4().hex[:12]}"
+    if not runs.claim(holder, run):
+        run.delete()
+        PendingChange.objects.filter(pk=pending_id).update(apply_started_at=None)
+        _retry_later(pending_id)
+        return "a sync is running: retrying shortly"
+    try:
+        status, message = _apply(pending, run)
+    except ApiError as exc:
+        status, message = ReviewStatus.FAILED, str(exc)
+    except Exception as exc:  # keep the decision's outcome visible, whatever happened
+        log.exception("Applying review %s failed", pending_id)
+        status, message = ReviewStatus.FAILED, f"Internal error: {exc!r}"
+    finally:
+        runs.release(holder)
+    if run.status == RunStatus.RUNNING:
+        run.status = RunStatus.SUCCEEDED if status == ReviewStatus.APPLIED else RunStatus.FAILED
+        run.finished_at = timezone.now()
+        run.error_summary = "" if status == ReviewStatus.APPLIED else message
+        run.save()
+    PendingChange.objects.filter(pk=pending_id).update(
+        status=status, result=message, applied_at=timezone.now())
+    runs.hand_over()
+    return f"review {pending_id}: {status}"
+
+
+def _retry_later(pending_id: int) -> None:
+    from django_q.tasks import schedule
+
+    name = f"review-{pending_id}-retry-{uuid.uuid4().hex[:6]}"
+    schedule("syncapp.tasks.apply_pending", pending_id, schedule_type="O",
+             next_run=timezone.now() + RETRY_AFTER, name=name)
+
+
+def _apply(pending: PendingChange, run: SyncRun) -> tuple[str, str]:
+    notion, clockify = connections.notion_client(), connections.clockify_client()
+    if pending.reason == "unreachable":
+        return _archive_unreachable(pending, run, notion, clockify)
+    options = SyncOptions(trigger=Trigger.REVIEW, mode=Mode.INCREMENTAL, targeted=True,
+                          page_ids=[pending.notion_page_id], kinds=[pending.kind])
+    check = SyncSession(run, options, notion, clockify)
+    check.read_notion(None)
+    current = [c for c in check.probe(pending.kind) if c.page_id == pending.notion_page_id
+               and _same_kind_of_change(c, pending)]
+    if not current or review.fingerprint(current[0], pending.reason) != pending.fingerprint:
+        return ReviewStatus.SUPERSEDED, ("Notion or Clockify changed since this was flagged; "
+                                        "the next run plans afresh.")
+    if pending.reason == "ambiguous_match":
+        _link(pending)
+    session = SyncSession(run, options, notion, clockify,
+                          policy=_override(check.policy, pending))
+    session.read_notion(None)
+    session.sync_kind(pending.kind)
+    finished = session.finish()
+    counts = finished.counts.get(pending.kind, {})
+    if counts.get("failed") or counts.get("flagged"):
+        errors = ChangeRecord.objects.filter(run=finished).exclude(error="")
+        return ReviewStatus.FAILED, "; ".join(e.error for e in errors[:3]) or "not applied"
+    return ReviewStatus.APPLIED, f"Applied in run {finished.pk}."
+
+
+def _same_kind_of_change(change, pending: PendingChange) -> bool:
+    # A mass change is a property of the whole run: one page re-planned alone shows
+    # a plain archive, which is what was held.
+    if pending.reason == "mass_change":
+        return change.action == "archive"
+    return review.flag_reason(change) == pending.reason
+
+
+def _override(policy: Policy, pending: PendingChange) -> Policy:
+    """The normal policy, except for what this decision settles."""
+    if pending.reason == "conflict":
+        winner = CLOCKIFY_WINS if pending.decision == Decision.KEEP_CLOCKIFY else NOTION_WINS
+        conflicts = {**policy.conflicts,
+                     **{(pending.kind, name): winner for name in pending.diff}}
+        return dataclasses.replace(policy, conflicts=conflicts)
+    if pending.reason in {"destructive", "mass_change"}:
+        return dataclasses.replace(policy, archives_need_review=False,
+                                   mass_change_count=10**9, mass_change_percent=100.0)
+    return policy
+
+
+def _link(pending: PendingChange) -> None:
+    target = pending.candidates[0]["id"]
+    EntityMapping.objects.update_or_create(
+        kind=pending.kind, notion_page_id=pending.notion_page_id,
+        defaults={"clockify_id": target, "state": MappingState.LINKED, "baseline": {},
+                  "name": pending.name})
+
+
+def _archive_unreachable(pending, run, notion, clockify) -> tuple[str, str]:
+    try:
+        notion.retrieve_page(pending.notion_page_id)
+    except NotFound:
+        pass
+    else:
+        return ReviewStatus.SUPERSEDED, "The Notion page is reachable again: nothing archived."
+    mapping = EntityMapping.objects.select_related("parent").get(
+        kind=pending.kind, notion_page_id=pending.notion_page_id)
+    if pending.kind == "client":
+        clockify.update_client(mapping.clockify_id, {"archived": True})
+    elif pending.kind == "project":
+        clockify.update_project(mapping.clockify_id, {"archived": True})
+    else:
+        clockify.update_task(mapping.parent.clockify_id, mapping.clockify_id, {"status": "DONE"})
+    mapping.state = MappingState.ARCHIVED
+    mapping.save(update_fields=["state", "updated_at"])
+    ChangeRecord.objects.create(
+        run=run, kind=pending.kind, mapping=mapping, name=pending.name,
+        notion_page_id=pending.notion_page_id, clockify_id=mapping.clockify_id or "",
+        action="archive", outcome=Outcome.APPLIED, reason="unreachable",
+        fields={"closed": {"before": False, "after": True}})
+    return ReviewStatus.APPLIED, "Archived in Clockify."
