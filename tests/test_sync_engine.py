@@ -271,3 +271,25 @@ def test_dry_run_writes_nothing_and_records_the_plan(sandbox):
     planned = ChangeRecord.objects.filter(run=run, outcome=Outcome.PLANNED)
     assert planned.filter(kind="task", action="create").count() > 150
     assert run.dry_run and run.counts["project"]["created"] > 0
+
+
+def test_incremental_brings_an_unmapped_parent(sandbox, small, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+
+    import syncapp.services.sync as sync_module
+
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    sandbox.notion.clock = lambda: start.timestamp()
+    orphan_client = sandbox.notion.create_page(C, {"Name": "Edited long ago"})
+    # the client page was never synced (say its run failed), and is not edited again
+    later = start + timedelta(hours=2)
+    sandbox.notion.clock = lambda: later.timestamp()
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    monkeypatch.setattr(sync_module, "last_watermark", lambda: later - timedelta(minutes=5))
+    project = sandbox.notion.create_page(P, {"Name": "New project", "Client": [orphan_client]})
+    run = sync(mode="incremental")
+    assert run.counts["client"]["created"] == 1 and run.counts["project"]["created"] == 1
+    project_entity = clockify_entity(sandbox, "project", cid(project))
+    assert project_entity["clientId"] == cid(orphan_client)

@@ -141,6 +141,28 @@ class SyncSession:
                 self._kind_failed(kind, f"Reading the Notion {kind}s database failed: {exc}")
                 continue
             self.notion_records[kind] = records
+        if self.options.mode != Mode.FULL:
+            self._read_unmapped_parents()
+
+    def _read_unmapped_parents(self) -> None:
+        """Incremental: a changed record whose parent was never synced brings the parent."""
+        for kind in ("task", "project"):
+            parent_kind = PARENT_KIND[kind]
+            if kind not in self.notion_records or parent_kind not in self.notion_records:
+                continue
+            wanted = {r.fields.get("parent") for r in self.notion_records[kind].values()}
+            wanted -= set(self.notion_records[parent_kind]) | {None}
+            mapped = set(EntityMapping.objects.filter(
+                kind=parent_kind, notion_page_id__in=wanted, clockify_id__isnull=False,
+            ).values_list("notion_page_id", flat=True))
+            for page_id in sorted(wanted - mapped):
+                try:
+                    page = snapshots.fetch_raw_page(self.notion, page_id)
+                except ApiError:
+                    continue  # the child reports its missing parent
+                if page is not None and self._page_in_kind(page, parent_kind):
+                    self.notion_records[parent_kind][page["id"]] = snapshots.to_record(
+                        self.notion, self.configs[parent_kind], page)
 
     def _read_pages(self, kind: str, exclude: dict) -> dict[str, NotionRecord]:
         """Pages named by a webhook or button that belong to this kind's database."""
