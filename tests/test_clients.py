@@ -160,6 +160,29 @@ def test_notion_query_past_the_result_limit_is_incomplete(box):
         list(notion_client(box).query(ids.CLIENTS_DATABASE_ID))
 
 
+def test_notion_scan_reads_past_the_result_limit(box):
+    box.notion.QUERY_RESULT_LIMIT = 150
+    clock = {"now": 1_780_000_000.0}
+    box.notion.clock = lambda: clock["now"]
+    for i in range(400):
+        if i % 40 == 0:
+            clock["now"] += 60  # 40 pages a minute
+        box.notion.create_page(ids.CLIENTS_DATA_SOURCE_ID, {"Name": f"C{i:03d}"})
+    client = notion_client(box)
+    names = [read_property(p["properties"]["Name"]) for p in client.scan(ids.CLIENTS_DATABASE_ID)]
+    assert sorted(names) == [f"C{i:03d}" for i in range(400)]
+    assert len(names) == 400  # the overlap minute is read twice but yielded once
+
+
+def test_notion_scan_gives_up_when_one_minute_holds_too_many(box):
+    box.notion.QUERY_RESULT_LIMIT = 150
+    box.notion.clock = lambda: 1_780_000_000.0
+    for i in range(200):
+        box.notion.create_page(ids.CLIENTS_DATA_SOURCE_ID, {"Name": f"C{i}"})
+    with pytest.raises(QueryIncomplete):
+        list(notion_client(box).scan(ids.CLIENTS_DATABASE_ID))
+
+
 # -- Clockify -----------------------------------------------------------------------------------
 def test_clockify_lists_every_page(box):
     for i in range(120):

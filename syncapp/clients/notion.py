@@ -115,6 +115,41 @@ class NotionClient(ApiClient):
         for source_id in self.data_source_ids(database_id):
             yield from self._query_source(source_id, dict(body), params)
 
+    def scan(self, database_id: str, *, filter: dict | None = None,  # noqa: A002
+             filter_properties: list[str] | None = None) -> Iterator[dict]:
+        """Every page, even past Notion's 10,000-result limit per query.
+
+        Sorted by creation; when a query stops at the limit, it restarts from the
+        last creation minute seen (Notion's stamps are minute-precise, so the
+        overlap is read twice and de-duplicated).
+        """
+        sorts = [{"timestamp": "created_time", "direction": "ascending"}]
+        params = [("filter_properties", p) for p in filter_properties or []]
+        for source_id in self.data_source_ids(database_id):
+            seen: set[str] = set()
+            since: str | None = None
+            while True:
+                window = filter
+                if since:
+                    after = {"timestamp": "created_time", "created_time": {"on_or_after": since}}
+                    window = {"and": [after, filter]} if filter else after
+                body: dict[str, Any] = {"page_size": PAGE_SIZE, "sorts": sorts}
+                if window:
+                    body["filter"] = window
+                last = None
+                try:
+                    for page in self._query_source(source_id, body, params):
+                        last = page.get("created_time")
+                        if page["id"] not in seen:
+                            seen.add(page["id"])
+                            yield page
+                except QueryIncomplete:
+                    if last is None or last == since:
+                        raise  # more pages created in one minute than one query returns
+                    since = last
+                    continue
+                break
+
     def _query_source(self, source_id: str, body: dict, params: list) -> Iterator[dict]:
         if self.legacy:
             template, key = "/v1/databases/{source_id}/query", source_id

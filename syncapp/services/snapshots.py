@@ -28,7 +28,7 @@ def notion_records(client: NotionClient, config: MappingConfig, database_id: str
         query_filter = {"timestamp": "last_edited_time",
                         "last_edited_time": {"on_or_after": start}}
     records: dict[str, NotionRecord] = {}
-    for page in client.query(database_id, filter=query_filter):
+    for page in client.scan(database_id, filter=query_filter):
         if "parent" in config.properties:
             client.complete_relations(page)
         record = notion_record(config, page)
