@@ -293,3 +293,10 @@ def test_incremental_brings_an_unmapped_parent(sandbox, small, monkeypatch):
     assert run.counts["client"]["created"] == 1 and run.counts["project"]["created"] == 1
     project_entity = clockify_entity(sandbox, "project", cid(project))
     assert project_entity["clientId"] == cid(orphan_client)
+
+
+def test_targeted_run_sees_a_change_made_in_clockify(sandbox, small):
+    sandbox.clockify.update_task(cid(small["task"]), status="DONE")
+    run = sync(mode="incremental", targeted=True, page_ids=[small["task"]], kinds=["task"])
+    assert run.counts["task"]["written_back"] == 1
+    assert sandbox.notion.values(small["task"])["Status"] == "Done"

@@ -6,6 +6,7 @@ them (or, in a dry run, only record them).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ class Known:
     clockify_id: str | None
     state: str
     baseline: dict = field(default_factory=dict)
+    mapping_id: int | None = None
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Snapshot:
     parents: Parents
     unreachable: set[str] = field(default_factory=set)
     policy: Policy = field(default_factory=Policy)
+    # (parent, name) → Clockify entities, exact and loose; built once per plan
+    _names: dict = field(default_factory=dict, repr=False)
 
 
 def canonical_clockify(snapshot: Snapshot, record: ClockifyRecord) -> dict[str, Any]:
@@ -97,7 +101,18 @@ def canonical_clockify(snapshot: Snapshot, record: ClockifyRecord) -> dict[str, 
     return values
 
 
+def _index_names(snapshot: Snapshot) -> None:
+    """Name look-ups in O(1): matching every record against every entity is quadratic."""
+    index: dict[tuple, list[ClockifyRecord]] = defaultdict(list)
+    for entity in snapshot.clockify.values():
+        parent = entity.parent_id if "parent" in snapshot.fields else None
+        index[(False, parent, entity.name)].append(entity)
+        index[(True, parent, loose_name(entity.name))].append(entity)
+    snapshot._names = index
+
+
 def plan(snapshot: Snapshot) -> list[Change]:
+    _index_names(snapshot)
     claimed = {k.clockify_id for k in snapshot.known.values() if k.clockify_id}
     changes: list[Change] = []
     for record in sorted(snapshot.notion.values(), key=lambda r: (r.name, r.page_id)):
@@ -139,16 +154,10 @@ def _plan_record(snapshot: Snapshot, record: NotionRecord, claimed: set[str]) ->
 
 
 def _candidates(snapshot: Snapshot, record: NotionRecord, claimed: set[str], loose: bool):
-    parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
+    parent = snapshot.parents.clockify_parent(record.fields.get("parent")) \
+        if "parent" in snapshot.fields else None
     wanted = loose_name(record.name) if loose else record.name
-    for entity in snapshot.clockify.values():
-        if entity.id in claimed:
-            continue
-        if "parent" in snapshot.fields and entity.parent_id != parent:
-            continue
-        name = loose_name(entity.name) if loose else entity.name
-        if name == wanted:
-            yield entity
+    return [e for e in snapshot._names.get((loose, parent, wanted), []) if e.id not in claimed]
 
 
 def _match_by_name(snapshot, record, known, claimed) -> Change:

@@ -77,6 +77,8 @@ class Applier:
         self.skipped_pages: set[str] = set()
         # Dry run: pages that would be created, so their children plan a create too.
         self.planned_pages: dict[str, str] = {}
+        # Clockify ids created by this run: their task lists are known to be empty.
+        self.created_ids: set[str] = set()
 
     # -- recording --------------------------------------------------------------------------
     def count(self, kind: str, key: str) -> None:
@@ -160,17 +162,24 @@ class Applier:
             self.failed_pages[change.page_id] = change.error or change.reason
 
     def _mapping(self, change: Change) -> EntityMapping | None:
-        if not change.page_id:
+        if not change.page_id or (change.known and change.known.mapping_id is None
+                                  and change.action == "create"):
             return None
+        if change.known and change.known.mapping_id:
+            return EntityMapping.objects.filter(pk=change.known.mapping_id).first()
         return EntityMapping.objects.filter(kind=change.kind,
                                             notion_page_id=change.page_id).first()
 
     def _create(self, snapshot: Snapshot, change: Change) -> None:
-        mapping, _ = EntityMapping.objects.update_or_create(
-            kind=change.kind, notion_page_id=change.page_id,
-            defaults={"state": MappingState.CREATING, "clockify_id": None,
-                      "name": change.name[:2000]},
-        )
+        # The intent to create is stored before the POST: a lost answer is read back later.
+        intent = {"state": MappingState.CREATING, "clockify_id": None,
+                  "name": change.name[:2000]}
+        if change.known is None:
+            mapping = EntityMapping.objects.create(
+                kind=change.kind, notion_page_id=change.page_id, **intent)
+        else:
+            mapping, _ = EntityMapping.objects.update_or_create(
+                kind=change.kind, notion_page_id=change.page_id, defaults=intent)
         body = create_body(change.kind, change.to_clockify, change.parent_clockify_id)
         try:
             entity = self._post(change, body)
@@ -182,6 +191,7 @@ class Applier:
         checkpoint("after_create", change)
         result = clockify_record(change.kind, entity)
         change.clockify_id = result.id
+        self.created_ids.add(result.id)
         self._save(snapshot, change, mapping, result)
         self.count(change.kind, "created")
         self.record(change, Outcome.APPLIED, mapping=mapping)

@@ -213,10 +213,14 @@ class SyncSession:
         if parent_kind in self.failed_kinds:
             self._kind_failed(kind, f"Skipped {kind}s: reading their parents failed.")
             return None
-        known = {m.notion_page_id: Known(m.notion_page_id, m.clockify_id, m.state, m.baseline)
-                 for m in EntityMapping.objects.filter(kind=kind)}
         notion = self.notion_records[kind]
         incremental = self.options.mode == Mode.INCREMENTAL
+        rows = EntityMapping.objects.filter(kind=kind)
+        if incremental:  # only the pages read; a full run needs all to spot missing ones
+            rows = rows.filter(notion_page_id__in=list(notion))
+        known = {page_id: Known(page_id, clockify_id, state, baseline, pk)
+                 for pk, page_id, clockify_id, state, baseline in rows.values_list(
+                     "pk", "notion_page_id", "clockify_id", "state", "baseline")}
         try:
             unreachable: set[str] = set()
             if not incremental:
@@ -224,7 +228,9 @@ class SyncSession:
             parents = self._parents(parent_kind)
             snapshot = Snapshot(kind, field_names(kind, self.configs[kind].mapped), notion, {},
                                 known, parents, unreachable, self.policy)
-            if incremental:
+            if incremental and not self.options.targeted:
+                # A poll skips pages unchanged in Notion; a targeted run may come from a
+                # Clockify-side change, so it reads Clockify for every page it names.
                 self._drop_unchanged(snapshot)
             self.progress(f"Reading Clockify {kind}s")
             snapshot.clockify = self._read_clockify(snapshot, incremental)
@@ -303,6 +309,7 @@ class SyncSession:
                   for r in snapshot.notion.values()}
         wanted |= set(EntityMapping.objects.filter(kind="task", parent__clockify_id__isnull=False)
                       .values_list("parent__clockify_id", flat=True))
+        wanted -= self.applier.created_ids  # created minutes ago by this run: no tasks yet
         return sorted(p for p in wanted if p and p != PLACEHOLDER)
 
     def _orphan(self, kind: str, unreachable: set[str]) -> None:
