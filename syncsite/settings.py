@@ -7,6 +7,7 @@ start-up with a message naming the variable (see syncsite/envconfig.py).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import environ
@@ -155,6 +156,41 @@ if SANDBOX:
     CLOCKIFY_API_KEY = _sandbox_ids.CLOCKIFY_API_KEY
     CLOCKIFY_API_URL = f"{SANDBOX_URL}/clockify/api/v1"
     CLOCKIFY_WORKSPACE_ID = _sandbox_ids.CLOCKIFY_WORKSPACE_ID
+
+# --- Dashboard, schedules and notifications ----------------------------------------------
+# Time of day (HH:MM, TIME_ZONE) of the daily full sync when its schedule is first created
+# (data migration); afterwards the schedule is edited in the admin (Task queue → Scheduled tasks).
+DAILY_SYNC_TIME = str_var("DAILY_SYNC_TIME", "04:00")
+if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", DAILY_SYNC_TIME):
+    raise ImproperlyConfigured(
+        "Setting DAILY_SYNC_TIME is malformed: expected a time of day such as 04:00.")
+# /health/ answers 503 when the last completed run is older than this.
+HEALTH_MAX_AGE_HOURS = float_var("HEALTH_MAX_AGE_HOURS", 26.0, minimum=0.1)
+# The overview's connection check: per-request timeout, and how long a result is reused.
+CONFIG_CHECK_TIMEOUT = float_var("CONFIG_CHECK_TIMEOUT", 3.0, minimum=0.5)
+CONFIG_CHECK_CACHE_SECONDS = int_var("CONFIG_CHECK_CACHE_SECONDS", 300, minimum=0)
+# Public address of the dashboard, for links in notifications (e.g. https://sync.example.com).
+DASHBOARD_URL = url_var("DASHBOARD_URL", "")
+# Failed or held runs are reported to these addresses and/or POSTed to the webhook as JSON.
+NOTIFY_EMAILS = list_var("NOTIFY_EMAILS", [])
+for _address in NOTIFY_EMAILS:
+    if not re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", _address):
+        raise ImproperlyConfigured(
+            "Setting NOTIFY_EMAILS is malformed: expected comma-separated e-mail addresses.")
+NOTIFY_WEBHOOK_URL = url_var("NOTIFY_WEBHOOK_URL", "")
+# Outgoing mail: smtp+tls://user:password@host:587, smtps://…:465, or consolemail:// .
+_email_url = str_var("EMAIL_URL", "")
+if _email_url:
+    try:
+        _email_config = environ.Env.email_url_config(_email_url)
+    except Exception:  # never echo the value: it holds the SMTP password
+        raise ImproperlyConfigured(
+            "Setting EMAIL_URL is malformed: expected a URL such as "
+            "smtp+tls://user:password@mail.example.com:587 or consolemail://.") from None
+    globals().update({k: v for k, v in _email_config.items() if v is not None})
+DEFAULT_FROM_EMAIL = str_var("DEFAULT_FROM_EMAIL", "notion-clockify-sync@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = 10
 
 # --- Auth, static, security ---------------------------------------------------------
 LOGIN_URL = "admin:login"

@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from syncapp.models import Mode, RunStatus, SyncLock, SyncRun
+from syncapp.services import notify
 from syncapp.services.sync import SyncOptions, run_sync
 
 log = logging.getLogger(__name__)
@@ -66,8 +68,26 @@ def request_sync(*, trigger: str, mode: str = Mode.FULL, page_ids: list[str] | N
             coalesced=F("coalesced") + 1, last_coalesced_at=timezone.now(), **merged)
         if updated:
             queued.refresh_from_db()
+            _revive_if_stranded(queued)
             return queued
     raise RuntimeError("could not queue a sync: the queue kept changing")
+
+
+def _revive_if_stranded(run: SyncRun) -> None:
+    """Enqueue a queued run again when nothing will ever start it.
+
+    Its task may have been consumed while another sync held the lock ("busy"), and that
+    holder may have died without handing over (a worker killed at its timeout). Every
+    later trigger merges into the run, so it would wait forever. When it has waited
+    longer than the lock TTL and nobody holds the lock, send it again (at most once per
+    TTL per process). A duplicate task is harmless: only one moves it to running.
+    """
+    if run.started_at >= timezone.now() - lock_ttl() or current_holder() is not None:
+        return
+    if cache.add(f"syncapp:revive-run:{run.pk}", 1, timeout=lock_ttl().total_seconds()):
+        log.warning("Run %s waited %s with no sync running: queued again.", run.pk,
+                    timezone.now() - run.started_at)
+        enqueue(run.pk)
 
 
 def _create_queued(fields: dict) -> SyncRun:
@@ -164,11 +184,21 @@ def execute_run(run_id: int) -> str:
         run = SyncRun.objects.get(pk=run_id)
         SyncLock.objects.filter(name="sync", holder=holder).update(run=run)
         with heartbeat(holder):
-            run_sync(options_for(run), run=run)
-        return f"run {run_id}: {run.status}"
+            _sync(options_for(run), run)
     finally:
         release(holder)
         hand_over()
+    notify.notify_run(run)
+    return f"run {run_id}: {run.status}"
+
+
+def _sync(options: SyncOptions, run: SyncRun) -> SyncRun:
+    """run_sync; when it raises, the run is marked failed: notify, then re-raise."""
+    try:
+        return run_sync(options, run=run)
+    except Exception:
+        notify.notify_run(run)
+        raise
 
 
 def hand_over() -> None:
@@ -189,7 +219,9 @@ def run_in_foreground(options: SyncOptions) -> SyncRun | None:
         return None
     try:
         with heartbeat(holder):
-            return run_sync(options, run=run)
+            run = _sync(options, run)
     finally:
         release(holder)
         hand_over()
+    notify.notify_run(run)
+    return run

@@ -8,6 +8,7 @@ read of a whole kind stops only that kind (and never infers deletions).
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -43,6 +44,7 @@ from syncapp.services.apply import Applier
 log = logging.getLogger(__name__)
 
 PARENT_KIND = {"client": None, "project": "client", "task": "project"}
+PROGRESS_EVERY = 1.0  # seconds between saves of the counts while a kind is applied
 DATABASE_SETTING = {"client": "NOTION_CLIENTS_DATABASE_ID",
                     "project": "NOTION_PROJECTS_DATABASE_ID",
                     "task": "NOTION_TASKS_DATABASE_ID"}
@@ -119,6 +121,12 @@ class SyncSession:
         self.run.phase = phase
         self.run.counts = {k: dict(v) for k, v in self.applier.counts.items()}
         self.run.save(update_fields=["phase", "counts"])
+        self._progress_at = time.monotonic()
+
+    def tick(self) -> None:
+        """While applying: save the counts at most every PROGRESS_EVERY s (live progress)."""
+        if time.monotonic() - getattr(self, "_progress_at", 0.0) >= PROGRESS_EVERY:
+            self.progress(self.run.phase)
 
     # -- reading ----------------------------------------------------------------------------
     def read_notion(self, since) -> None:
@@ -199,6 +207,7 @@ class SyncSession:
             self.errors.append(f"Too many {kind} archives at once: held for review.")
         for change in changes:
             self.applier.apply(snapshot, change)
+            self.tick()
         self._orphan(kind, snapshot.unreachable)
 
     def probe(self, kind: str) -> list[Change]:

@@ -1,0 +1,197 @@
+"""The overview's numbers. Each function costs a fixed number of queries, whatever the data.
+
+A poll runs every minute, so most runs are idle polls (nothing to do). Lists that people
+read hide those by default (`meaningful_runs`); counts and the chart still include them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.urls import reverse
+from django.utils import timezone
+
+from syncapp.models import (
+    KIND_ORDER,
+    ChangeRecord,
+    EntityMapping,
+    Kind,
+    MappingState,
+    Outcome,
+    RunStatus,
+    SyncRun,
+    Trigger,
+)
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD)
+TROUBLE = (RunStatus.FAILED, RunStatus.HELD)
+# Count keys the applier uses, in reading order; "processed" is their sum.
+COUNT_KEYS = ("created", "updated", "archived", "linked", "written_back", "planned",
+              "unchanged", "skipped", "flagged", "failed")
+CHANGE_KEYS = ("created", "updated", "archived", "linked", "written_back")
+
+
+# -- one run, as people read it -------------------------------------------------------------------
+COUNT_LABELS = {"written_back": "written back to Notion", "planned": "planned"}
+
+
+def kind_progress(run: SyncRun) -> list[dict]:
+    """Per kind: records processed so far and the non-zero counts, in KIND_ORDER."""
+    rows = []
+    for kind in KIND_ORDER:
+        counts = {k: int(v) for k, v in (run.counts or {}).get(kind, {}).items() if v}
+        ordered = [(k, counts[k]) for k in COUNT_KEYS if k in counts] \
+            + [(k, v) for k, v in counts.items() if k not in COUNT_KEYS]
+        rows.append({"kind": kind, "label": Kind(kind).label + "s",
+                     "processed": sum(counts.values()), "counts": ordered,
+                     "details": ", ".join(f"{n} {COUNT_LABELS.get(k, k.replace('_', ' '))}"
+                                          for k, n in ordered)})
+    return rows
+
+
+def totals(run: SyncRun) -> dict[str, int]:
+    """Counts summed over kinds, with "changes" (what was written) and "problems"."""
+    summed: dict[str, int] = {}
+    for counts in (run.counts or {}).values():
+        for key, value in counts.items():
+            summed[key] = summed.get(key, 0) + int(value or 0)
+    summed["changes"] = sum(summed.get(k, 0) for k in CHANGE_KEYS)
+    summed["problems"] = summed.get("failed", 0) + summed.get("flagged", 0)
+    return summed
+
+
+def api_call_totals(run: SyncRun) -> dict[str, int]:
+    return {service: int(data.get("total", 0))
+            for service, data in (run.api_calls or {}).items()}
+
+
+def progress(run: SyncRun) -> dict:
+    """The JSON the Sync now button polls: status, phase and per-kind counts. No secrets."""
+    finished = run.status in FINISHED
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "finished": finished,
+        "dry_run": run.dry_run,
+        "mode": run.mode,
+        "phase": run.phase or ("Waiting for a worker" if run.status == RunStatus.QUEUED
+                               else ""),
+        "coalesced": run.coalesced,
+        "kinds": {row["kind"]: {"processed": row["processed"], "details": row["details"],
+                                "counts": dict(row["counts"])}
+                  for row in kind_progress(run)},
+        "totals": totals(run),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_seconds": round(run.duration.total_seconds(), 1) if run.duration else None,
+        "error_summary": run.error_summary if finished else "",
+        "detail_url": reverse("run-detail", args=[run.pk]),
+    }
+
+
+# -- the page's blocks ------------------------------------------------------------------------
+def active_runs() -> list[SyncRun]:
+    """Running first, then the queued follow-up(s). One query."""
+    runs = list(SyncRun.objects.filter(status__in=ACTIVE).order_by("id")[:10])
+    return sorted(runs, key=lambda r: (r.status != RunStatus.RUNNING, r.pk))
+
+
+def last_finished_run() -> SyncRun | None:
+    return (SyncRun.objects.filter(status__in=FINISHED, dry_run=False)
+            .order_by("-finished_at", "-id").first())
+
+
+def idle_poll_filter() -> Q:
+    """Succeeded polls that recorded no change: the every-minute heartbeat."""
+    has_changes = Exists(ChangeRecord.objects.filter(run=OuterRef("pk")))
+    return Q(trigger=Trigger.POLL, status=RunStatus.SUCCEEDED) & ~Q(has_changes)
+
+
+def meaningful_runs(queryset: QuerySet[SyncRun] | None = None) -> QuerySet[SyncRun]:
+    queryset = SyncRun.objects.all() if queryset is None else queryset
+    return queryset.filter(~idle_poll_filter())
+
+
+def recent_runs(limit: int = 10) -> list[SyncRun]:
+    return list(meaningful_runs().order_by("-started_at", "-id")[:limit])
+
+
+def mapped_counts() -> list[dict]:
+    """Per kind: total and per state. One query."""
+    rows = {kind: {"kind": kind, "label": Kind(kind).label, "total": 0, "states": {}}
+            for kind in KIND_ORDER}
+    for row in EntityMapping.objects.values("kind", "state").annotate(n=Count("id")):
+        entry = rows.get(row["kind"])
+        if entry is None:
+            continue
+        entry["total"] += row["n"]
+        entry["states"][MappingState(row["state"]).label] = row["n"]
+    return list(rows.values())
+
+
+@dataclass
+class Reviews:
+    count: int
+    description: str
+    url: str
+
+
+def pending_reviews() -> Reviews:
+    """What waits for a human: the review queue. The one place that decides the source."""
+    from syncapp.services.review import pending_count
+
+    return Reviews(pending_count(), "changes waiting for a decision",
+                   reverse("admin:syncapp_pendingchange_changelist") + "?status__exact=pending")
+
+
+def next_schedules(limit: int = 5) -> list:
+    from django_q.models import Schedule
+
+    return list(Schedule.objects.exclude(next_run__isnull=True).order_by("next_run")[:limit])
+
+
+@dataclass
+class DayBar:
+    day: date
+    runs: int
+    failed_runs: int
+    changes: int
+    problems: int
+    changes_pct: int = 0
+    problems_pct: int = 0
+
+
+def activity(days: int = 14) -> list[DayBar]:
+    """Runs and changes per day over the last `days` days (local time). Two queries."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    bars = {first + timedelta(days=i): DayBar(first + timedelta(days=i), 0, 0, 0, 0)
+            for i in range(days)}
+    runs = (SyncRun.objects.filter(started_at__gte=since, dry_run=False)
+            .annotate(day=TruncDate("started_at")).values("day")
+            .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=TROUBLE))))
+    for row in runs:
+        if row["day"] in bars:
+            bars[row["day"]].runs = row["total"]
+            bars[row["day"]].failed_runs = row["failed"]
+    changes = (ChangeRecord.objects.filter(created_at__gte=since, run__dry_run=False)
+               .annotate(day=TruncDate("created_at")).values("day")
+               .annotate(applied=Count("id", filter=Q(outcome=Outcome.APPLIED)),
+                         problems=Count("id", filter=Q(outcome__in=[Outcome.FAILED,
+                                                                    Outcome.FLAGGED]))))
+    for row in changes:
+        if row["day"] in bars:
+            bars[row["day"]].changes = row["applied"]
+            bars[row["day"]].problems = row["problems"]
+    result = list(bars.values())
+    peak = max([b.changes + b.problems for b in result] + [1])
+    for bar in result:
+        bar.changes_pct = round(100 * bar.changes / peak)
+        bar.problems_pct = round(100 * bar.problems / peak)
+    return result

@@ -1,0 +1,1 @@
+"""Dashboard views, one module per page; staff only (see access.py), except /health/."""

@@ -1,0 +1,80 @@
+"""The overview, the Sync now and dry-run buttons, and the live progress they poll."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from syncapp.models import SyncRun, Trigger
+from syncapp.services import config_check, overview, runs
+from syncapp.views.access import staff_required
+
+
+def run_row(run: SyncRun) -> dict:
+    """A run as the tables show it: totals and API calls summed, duration ready."""
+    return {"run": run, "totals": overview.totals(run),
+            "api_calls": overview.api_call_totals(run)}
+
+
+@require_GET
+@staff_required
+def overview_page(request: HttpRequest) -> HttpResponse:
+    active = overview.active_runs()
+    last = overview.last_finished_run()
+    context = {
+        "check": config_check.cached_or_quick(),
+        "active": [(run, overview.kind_progress(run)) for run in active],
+        "last": last,
+        "last_progress": overview.kind_progress(last) if last else [],
+        "last_totals": overview.totals(last) if last else {},
+        "schedules": overview.next_schedules(limit=8),
+        "mapped": overview.mapped_counts(),
+        "reviews": overview.pending_reviews(),
+        "recent": [run_row(run) for run in overview.recent_runs()],
+        "chart": overview.activity(),
+    }
+    context["mapped_total"] = sum(row["total"] for row in context["mapped"])
+    return render(request, "syncapp/overview.html", context)
+
+
+def _user_label(request: HttpRequest) -> str:
+    return f"{request.user.get_username()} (dashboard)"
+
+
+@require_POST
+@staff_required
+def sync_now(request: HttpRequest) -> HttpResponse:
+    run = runs.request_sync(trigger=Trigger.MANUAL, triggered_by=_user_label(request))
+    holder = runs.current_holder()
+    if run.coalesced:
+        merged = f"{run.coalesced} request{'s' if run.coalesced > 1 else ''}"
+        messages.info(request, f"A sync was already waiting, so your request joined run "
+                               f"#{run.pk} ({merged} merged into it). Nothing runs twice.")
+    elif holder is not None and holder.run_id and holder.run_id != run.pk:
+        messages.info(request, f"Run #{holder.run_id} is running; run #{run.pk} starts as "
+                               "soon as it ends.")
+    else:
+        messages.success(request, f"Sync queued as run #{run.pk}.")
+    return redirect("overview")
+
+
+@require_POST
+@staff_required
+def dry_run(request: HttpRequest) -> HttpResponse:
+    run = runs.request_sync(trigger=Trigger.MANUAL, dry_run=True,
+                            triggered_by=_user_label(request))
+    messages.success(request, f"Dry run #{run.pk} queued: it plans the sync and writes "
+                              "nothing. The plan appears below when it finishes.")
+    return redirect("run-detail", run.pk)
+
+
+@never_cache
+@require_GET
+@staff_required
+def run_progress(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = get_object_or_404(SyncRun.objects.defer("page_ids"), pk=run_id)
+    return JsonResponse(overview.progress(run))
+
