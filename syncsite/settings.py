@@ -192,6 +192,33 @@ DEFAULT_FROM_EMAIL = str_var("DEFAULT_FROM_EMAIL", "notion-clockify-sync@localho
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = 10
 
+# --- Webhooks, rollup and Salesforce ------------------------------------------------
+# Secrets accepted at /hooks/...; comma lists, so a new secret can be added before the old
+# one is removed (rotation without downtime). An empty list refuses every delivery.
+CLOCKIFY_WEBHOOK_TOKENS = list_var("CLOCKIFY_WEBHOOK_TOKENS", [])
+NOTION_TRIGGER_TOKENS = list_var("NOTION_TRIGGER_TOKENS", [])
+# Takes precedence over the verification token stored from Notion's handshake.
+NOTION_WEBHOOK_SECRET = list_var("NOTION_WEBHOOK_SECRET", [])
+# Number property that receives tracked hours per task and project; empty disables.
+NOTION_TRACKED_PROPERTY = str_var("NOTION_TRACKED_PROPERTY", "Tracked (h)")
+# Optional: forward completed time entries to Salesforce as Events.
+SALESFORCE_INSTANCE_URL = url_var("SALESFORCE_INSTANCE_URL", "")
+SALESFORCE_ACCESS_TOKEN = str_var("SALESFORCE_ACCESS_TOKEN")
+SALESFORCE_CLIENT_ID = str_var("SALESFORCE_CLIENT_ID")
+SALESFORCE_CLIENT_SECRET = str_var("SALESFORCE_CLIENT_SECRET")
+SALESFORCE_API_VERSION = str_var("SALESFORCE_API_VERSION", "v60.0")
+if not re.fullmatch(r"v?\d{2,3}\.0", SALESFORCE_API_VERSION):
+    raise ImproperlyConfigured(
+        "Setting SALESFORCE_API_VERSION is malformed: expected a version such as v60.0.")
+SALESFORCE_API_VERSION = "v" + SALESFORCE_API_VERSION.lstrip("v")
+if SANDBOX:
+    from syncapp.sandbox import salesforce as _sandbox_salesforce
+
+    SALESFORCE_INSTANCE_URL = f"{SANDBOX_URL}/salesforce"
+    SALESFORCE_ACCESS_TOKEN = _sandbox_salesforce.ACCESS_TOKEN
+    SALESFORCE_CLIENT_ID = _sandbox_salesforce.CLIENT_ID
+    SALESFORCE_CLIENT_SECRET = _sandbox_salesforce.CLIENT_SECRET
+
 # --- Auth, static, security ---------------------------------------------------------
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/"

@@ -6,5 +6,6 @@ admin.site.site_title = "Notion → Clockify sync"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("hooks/", include("syncapp.webhooks.urls")),
     path("", include("syncapp.urls")),
 ]

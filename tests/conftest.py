@@ -27,13 +27,14 @@ SANDBOX_ROOT = "http://sandbox.test"
 
 @pytest.fixture
 def sandbox(settings, monkeypatch):
-    """Both emulators in-process, and settings pointing the product at them.
+    """The emulators (Notion, Clockify, Salesforce) in-process, and settings pointing the
+    product at them.
 
     Every client the product builds gets the emulators mounted on its session
     and a recording sleep (`sandbox.sleeps`), so nothing really waits.
     """
     from syncapp.clients import http
-    from syncapp.sandbox import ids
+    from syncapp.sandbox import ids, salesforce
     from syncapp.sandbox.workspace import Sandbox
     from syncapp.services import connections
 
@@ -50,4 +51,8 @@ def sandbox(settings, monkeypatch):
     settings.CLOCKIFY_API_URL = f"{SANDBOX_ROOT}/clockify/api/v1"
     settings.CLOCKIFY_API_KEY = ids.CLOCKIFY_API_KEY
     settings.CLOCKIFY_WORKSPACE_ID = ids.CLOCKIFY_WORKSPACE_ID
+    settings.SALESFORCE_INSTANCE_URL = f"{SANDBOX_ROOT}/salesforce"
+    settings.SALESFORCE_ACCESS_TOKEN = salesforce.ACCESS_TOKEN
+    settings.SALESFORCE_CLIENT_ID = salesforce.CLIENT_ID
+    settings.SALESFORCE_CLIENT_SECRET = salesforce.CLIENT_SECRET
     return box

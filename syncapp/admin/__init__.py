@@ -1,3 +1,3 @@
 """Admin pages, one module per area (registration happens on import)."""
 
-from syncapp.admin import review, sync  # noqa: F401
+from syncapp.admin import review, sync, webhooks  # noqa: F401

@@ -4,5 +4,7 @@ from syncapp.models.review import *  # noqa: F403
 from syncapp.models.review import __all__ as _review_all
 from syncapp.models.sync import *  # noqa: F403
 from syncapp.models.sync import __all__ as _sync_all
+from syncapp.models.webhooks import *  # noqa: F403
+from syncapp.models.webhooks import __all__ as _webhooks_all
 
-__all__ = [*_sync_all, *_review_all]
+__all__ = [*_sync_all, *_review_all, *_webhooks_all]

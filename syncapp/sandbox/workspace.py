@@ -1,4 +1,4 @@
-"""One sandbox world: the Notion and Clockify emulators side by side."""
+"""One sandbox world: the Notion, Clockify and Salesforce emulators side by side."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from syncapp.sandbox import ids
 from syncapp.sandbox.base import Emulator
 from syncapp.sandbox.clockify import ClockifyEmulator
 from syncapp.sandbox.notion import NotionEmulator
+from syncapp.sandbox.salesforce import SalesforceEmulator
 from syncapp.sandbox.transport import mount
 
 NOTION_PREFIX = "/notion"
 CLOCKIFY_PREFIX = "/clockify/api"
+SALESFORCE_PREFIX = "/salesforce"
 
 # The three Notion databases, with the properties the default field mapping expects.
 PROJECT_STATUSES = ["Not started", "In progress", "Done", "Obsolete", "Archived"]
@@ -47,6 +49,7 @@ class Sandbox:
     def __init__(self, *, seed: int = 0, clock=time.time) -> None:
         self.notion = NotionEmulator(seed=seed, clock=clock)
         self.clockify = ClockifyEmulator(seed=seed, clock=clock)
+        self.salesforce = SalesforceEmulator(seed=seed, clock=clock)
         self.notion.add_database("Clients", clients_schema(),
                                  database_id=ids.CLIENTS_DATABASE_ID,
                                  data_source_id=ids.CLIENTS_DATA_SOURCE_ID)
@@ -59,19 +62,22 @@ class Sandbox:
 
     @property
     def emulators(self) -> dict[str, Emulator]:
-        return {NOTION_PREFIX: self.notion, CLOCKIFY_PREFIX: self.clockify}
+        return {NOTION_PREFIX: self.notion, CLOCKIFY_PREFIX: self.clockify,
+                SALESFORCE_PREFIX: self.salesforce}
 
     def mount(self, session: requests.Session, root_url: str) -> None:
-        """Route `root_url`/notion and `root_url`/clockify/api on `session` in-process."""
+        """Route `root_url`/notion, /clockify/api and /salesforce on `session` in-process."""
         for prefix, emulator in self.emulators.items():
             mount(session, root_url.rstrip("/") + prefix, emulator)
 
     def dump_state(self) -> dict:
-        return {"notion": self.notion.dump_state(), "clockify": self.clockify.dump_state()}
+        return {"notion": self.notion.dump_state(), "clockify": self.clockify.dump_state(),
+                "salesforce": self.salesforce.dump_state()}
 
     def load_state(self, state: dict) -> None:
         self.notion.load_state(state["notion"])
         self.clockify.load_state(state["clockify"])
+        self.salesforce.load_state(state.get("salesforce", {}))  # absent in older saves
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

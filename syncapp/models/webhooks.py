@@ -1,0 +1,202 @@
+"""Inbound webhooks and what they feed: deliveries, time entries, rollups, Salesforce Events.
+
+Deliveries are stored before anything else is done with them (the dj-stripe /
+django-anymail pattern), so a bad signature, a malformed body or a crash while
+processing always leaves a row to look at, and a verified delivery can be
+processed again from the admin.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class WebhookSource(models.TextChoices):
+    CLOCKIFY = "clockify", "Clockify"
+    NOTION_TRIGGER = "notion_trigger", "Notion button / automation"
+    NOTION_EVENTS = "notion_events", "Notion integration webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    INVALID = "invalid", "Invalid signature or secret (401)"
+    MALFORMED = "malformed", "Malformed body (400)"
+    TOO_LARGE = "too_large", "Body too large (413)"
+    IGNORED = "ignored", "Ignored (irrelevant or our own echo)"
+    DUPLICATE = "duplicate", "Duplicate (already processed)"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Processing failed (500)"
+
+
+class WebhookDelivery(models.Model):
+    """One HTTP delivery to /hooks/..., exactly as received (secrets removed)."""
+
+    source = models.CharField(max_length=20, choices=WebhookSource.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True,
+                               help_text="Request headers; secrets and signatures redacted.")
+    body = models.TextField(blank=True, help_text="The raw body (UTF-8), or a marker when "
+                                                  "it was too large or held a secret.")
+    body_size = models.PositiveIntegerField(default=0)
+    body_stored = models.BooleanField(
+        default=True, help_text="False when the body was too large or redacted: such a "
+                                "delivery cannot be processed again.")
+    event_type = models.CharField(max_length=100, blank=True)
+    event_id = models.CharField(max_length=200, blank=True,
+                                help_text="The sender's event id (or the entity id).")
+    # Set inside the processing transaction: a second delivery of the same event
+    # collides on the constraint and is recorded as a duplicate.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    verified = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.RECEIVED)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True, help_text="Traceback of the last processing failure.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Processing attempts.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["source", "-received_at"]),
+            models.Index(fields=["status"]),
+            models.Index(fields=["event_id"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "dedupe_key"],
+                                    condition=models.Q(dedupe_key__isnull=False),
+                                    name="one_processing_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} delivery {self.pk} ({self.status})"
+
+    @property
+    def reprocessable(self) -> bool:
+        return self.verified and self.body_stored
+
+
+class NotionWebhookSubscription(models.Model):
+    """A verification token Notion sent when an integration webhook was created.
+
+    Staff paste it into Notion's Verify dialog; an active token is the key of the
+    X-Notion-Signature HMAC. The first token stored becomes active by itself; a
+    later one (anyone can POST a handshake) waits for staff to activate it.
+    """
+
+    verification_token = models.CharField(max_length=200, unique=True)
+    active = models.BooleanField(default=False,
+                                 help_text="Used as a signing key for incoming events.")
+    received_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"Notion webhook token {self.masked} ({'active' if self.active else 'pending'})"
+
+    @property
+    def masked(self) -> str:
+        token = self.verification_token
+        return f"{token[:7]}…{token[-4:]}" if len(token) > 14 else "…"
+
+
+class SalesforceStatus(models.TextChoices):
+    NONE = "", "—"
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class TimeEntry(models.Model):
+    """A Clockify time entry as last seen (webhooks, repaired by reconciliation)."""
+
+    clockify_id = models.CharField(max_length=64, unique=True)
+    workspace_id = models.CharField(max_length=64, blank=True)
+    user_id = models.CharField(max_length=64, blank=True)
+    description = models.TextField(blank=True)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    project_id = models.CharField(max_length=64, blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    billable = models.BooleanField(default=False)
+    tags = models.JSONField(default=list, blank=True)
+    raw = models.JSONField(default=dict, blank=True, help_text="The last applied payload.")
+    running = models.BooleanField(default=False, help_text="A timer without an end yet.")
+    deleted = models.BooleanField(default=False)
+    # "<payload stamp>.<phase>.<delivery sequence>", compared as a string: an event
+    # whose key is lower than the stored one is stale and changes nothing.
+    order_key = models.CharField(max_length=40, blank=True)
+    last_event = models.CharField(max_length=40, blank=True)
+    last_delivery = models.ForeignKey(WebhookDelivery, null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Salesforce Event delivery (only when Salesforce is configured).
+    sf_status = models.CharField("Salesforce", max_length=10, blank=True,
+                                 choices=SalesforceStatus.choices, default=SalesforceStatus.NONE)
+    sf_event_id = models.CharField("Salesforce Event id", max_length=18, blank=True)
+    sf_sent_hash = models.CharField(max_length=64, blank=True,
+                                    help_text="Hash of the Event body last sent.")
+    sf_outcome_unknown = models.BooleanField(
+        default=False, help_text="A create got no trustworthy answer: read back before "
+                                 "creating again.")
+    sf_attempts = models.PositiveIntegerField("Salesforce attempts", default=0)
+    sf_next_attempt_at = models.DateTimeField("Salesforce next attempt", null=True, blank=True)
+    sf_error = models.TextField("Salesforce error", blank=True)
+    sf_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start", "-id"]
+        verbose_name_plural = "time entries"
+        indexes = [
+            models.Index(fields=["task_id"]),
+            models.Index(fields=["project_id"]),
+            models.Index(fields=["start"]),
+            models.Index(fields=["sf_status", "sf_next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description or '(no description)'} [{self.clockify_id}]"
+
+
+class RollupState(models.Model):
+    """Tracked hours of one Clockify task or project, and what was last written to Notion."""
+
+    kind = models.CharField(max_length=10, choices=[("project", "Project"), ("task", "Task")])
+    clockify_id = models.CharField(max_length=64)
+    dirty = models.BooleanField(default=True)
+    # Bumped by every change; the flush clears `dirty` only if it is unchanged.
+    version = models.PositiveIntegerField(default=0)
+    notion_page_id = models.CharField(max_length=36, blank=True)
+    last_written = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    last_written_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["kind", "clockify_id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "clockify_id"],
+                                               name="one_rollup_per_entity")]
+        indexes = [models.Index(fields=["dirty"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.clockify_id}: {self.last_written} h"
+
+
+__all__ = [
+    "DeliveryStatus",
+    "NotionWebhookSubscription",
+    "RollupState",
+    "SalesforceStatus",
+    "TimeEntry",
+    "WebhookDelivery",
+    "WebhookSource",
+]

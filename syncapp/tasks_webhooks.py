@@ -1,0 +1,23 @@
+"""django-q2 task entry points of the webhook features (dotted paths in the schedules).
+
+The schedules are created, by name, by the data migration `webhook_schedules`.
+"""
+
+from __future__ import annotations
+
+from syncapp.services import rollup, salesforce_events, timeentries
+
+
+def reconcile_time_entries(days: int = timeentries.RECONCILE_DAYS) -> dict:
+    """Hourly: repair missed Clockify webhooks from the last `days` of time entries."""
+    return dict(timeentries.reconcile(days))
+
+
+def flush_rollups() -> dict:
+    """Every minute: write changed tracked hours to Notion, once per dirty page."""
+    return dict(rollup.flush())
+
+
+def push_salesforce_due() -> dict:
+    """Every minute: send, update or delete the Salesforce Events that are due."""
+    return dict(salesforce_events.push_due())

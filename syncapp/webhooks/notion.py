@@ -1,0 +1,256 @@
+"""Notion webhooks: the automation "Send webhook" action and integration (developer) webhooks.
+
+- Button / automation (`/hooks/notion/trigger/`): unsigned by Notion, so the
+  action must send a custom header `X-Webhook-Secret` with one of
+  NOTION_TRIGGER_TOKENS. Body `{"source": {..., "event_id"}, "data": {page}}`.
+- Integration webhooks (`/hooks/notion/events/`): a one-time, unsigned
+  `{"verification_token": ...}` handshake, then events signed with
+  `X-Notion-Signature: sha256=<HMAC-SHA256(raw body, token)>`. Events are hints:
+  page events queue a sync of the page, which re-reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from urllib.parse import unquote
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from syncapp.clients.errors import ApiError
+from syncapp.models import (
+    DatabaseMapping,
+    DeliveryStatus,
+    EntityMapping,
+    Mode,
+    NotionWebhookSubscription,
+    Trigger,
+    WebhookDelivery,
+)
+from syncapp.services import connections, runs
+from syncapp.webhooks.store import Outcome, Source
+from syncapp.webhooks.verify import matches_any, notion_signature_valid
+
+log = logging.getLogger(__name__)
+
+PAGE_EVENTS = frozenset({"page.created", "page.properties_updated", "page.deleted",
+                         "page.undeleted", "page.moved"})
+DATABASE_SETTINGS = {"client": "NOTION_CLIENTS_DATABASE_ID",
+                     "project": "NOTION_PROJECTS_DATABASE_ID",
+                     "task": "NOTION_TASKS_DATABASE_ID"}
+CACHE_SECONDS = 3600
+# Echo checks run inside the webhook request: fail fast rather than hold the sender.
+QUICK = {"max_retries": 0, "timeout": 5.0}
+
+
+def _queue(page_id: str, triggered_by: str) -> Outcome:
+    run = runs.request_sync(trigger=Trigger.WEBHOOK, mode=Mode.INCREMENTAL, page_ids=[page_id],
+                            targeted=True, triggered_by=triggered_by)
+    return Outcome(DeliveryStatus.PROCESSED, 202, f"Sync run {run.pk} queued for page {page_id}.")
+
+
+# -- button / automation ------------------------------------------------------------------------
+def verify_trigger(headers, body: bytes) -> bool:
+    return matches_any(headers.get("X-Webhook-Secret"), settings.NOTION_TRIGGER_TOKENS)
+
+
+def describe_trigger(delivery: WebhookDelivery, payload: dict) -> None:
+    source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+    delivery.event_type = str(source.get("type") or "button")[:100]
+    delivery.event_id = str(source.get("event_id") or "")[:200]
+
+
+def trigger_dedupe_key(delivery: WebhookDelivery, payload: dict) -> str | None:
+    return delivery.event_id or None
+
+
+def handle_trigger(delivery: WebhookDelivery, payload: dict) -> Outcome:
+    page = payload.get("data")
+    page_id = page.get("id") if isinstance(page, dict) and page.get("object") == "page" \
+        else None
+    if not isinstance(page_id, str) or not page_id:
+        return Outcome(DeliveryStatus.IGNORED, 200, "No page in the body's data.")
+    return _queue(page_id, "Notion button")
+
+
+TRIGGER = Source(name="notion_trigger", verify=verify_trigger, handle=handle_trigger,
+                 describe=describe_trigger, dedupe_key=trigger_dedupe_key)
+
+
+# -- integration webhooks -------------------------------------------------------------------------
+def handshake_token(body: bytes | dict) -> str | None:
+    """The token of a verification request, else None."""
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    if isinstance(body, dict) and "type" not in body and \
+            isinstance(body.get("verification_token"), str) and body["verification_token"]:
+        return body["verification_token"]
+    return None
+
+
+def signing_keys() -> list[str]:
+    """NOTION_WEBHOOK_SECRET when set, else every active verification token stored."""
+    if settings.NOTION_WEBHOOK_SECRET:
+        return list(settings.NOTION_WEBHOOK_SECRET)
+    return list(NotionWebhookSubscription.objects.filter(active=True)
+                .values_list("verification_token", flat=True))
+
+
+def verify_events(headers, body: bytes) -> bool:
+    if handshake_token(body) is not None:
+        return True  # the one unsigned request: it brings the signing key
+    return notion_signature_valid(body, headers.get("X-Notion-Signature"), signing_keys())
+
+
+def redact_events_body(body: bytes) -> str | None:
+    if handshake_token(body) is None:
+        return None
+    return json.dumps({"verification_token": "[redacted: see Notion webhook tokens]"})
+
+
+def describe_events(delivery: WebhookDelivery, payload: dict) -> None:
+    if handshake_token(payload) is not None:
+        delivery.event_type = "verification"
+        return
+    delivery.event_type = str(payload.get("type") or "")[:100]
+    delivery.event_id = str(payload.get("id") or "")[:200]
+
+
+def events_dedupe_key(delivery: WebhookDelivery, payload: dict) -> str | None:
+    return None if delivery.event_type == "verification" else (delivery.event_id or None)
+
+
+def handle_events(delivery: WebhookDelivery, payload: dict) -> Outcome:
+    token = handshake_token(payload)
+    if token is not None:
+        return store_verification(token, delivery.remote_addr)
+    event = delivery.event_type
+    entity = payload.get("entity") if isinstance(payload.get("entity"), dict) else {}
+    page_id = entity.get("id")
+    if event not in PAGE_EVENTS or entity.get("type") != "page" or not isinstance(page_id, str):
+        return Outcome(DeliveryStatus.IGNORED, 200, f"Event {event[:60] or '?'} is not used.")
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    if not _ours(page_id, data.get("parent")):
+        return Outcome(DeliveryStatus.IGNORED, 200, "Not a page of the synced databases.")
+    echo = _echo_reason(payload, data)
+    if echo:
+        return Outcome(DeliveryStatus.IGNORED, 200, echo)
+    return _queue(page_id, f"Notion {event}")
+
+
+def store_verification(token: str, remote_addr: str | None) -> Outcome:
+    subscription, created = NotionWebhookSubscription.objects.get_or_create(
+        verification_token=token, defaults={"remote_addr": remote_addr})
+    if not created:
+        subscription.last_seen_at = timezone.now()
+        subscription.save(update_fields=["last_seen_at"])
+        return Outcome(DeliveryStatus.PROCESSED, 200, "Verification token seen again.")
+    if not NotionWebhookSubscription.objects.filter(active=True).exists():
+        subscription.active = True
+        subscription.save(update_fields=["active"])
+        return Outcome(DeliveryStatus.PROCESSED, 200,
+                       "Verification token stored and active: paste it into Notion's "
+                       "Verify dialog (admin → Notion webhook tokens).")
+    log.warning("A new Notion verification token arrived while another is active: "
+                "it is kept pending until staff activate it in the admin.")
+    return Outcome(DeliveryStatus.PROCESSED, 200,
+                   "Verification token stored, pending: activate it in the admin.")
+
+
+def _normalise(value) -> str:
+    return value.replace("-", "").lower() if isinstance(value, str) else ""
+
+
+def _ours(page_id: str, parent) -> bool:
+    """A mapped page, or one whose parent is one of the synced databases (or unknown)."""
+    if EntityMapping.objects.filter(notion_page_id=page_id).exists():
+        return True
+    if not isinstance(parent, dict) or not parent:
+        return True  # nothing to judge by: let the sync decide
+    theirs = {_normalise(parent.get(key)) for key in ("id", "data_source_id", "database_id")}
+    mine = {_normalise(getattr(settings, name)) for name in DATABASE_SETTINGS.values()}
+    for sources in DatabaseMapping.objects.values_list("data_source_ids", flat=True):
+        mine.update(_normalise(source) for source in sources or [])
+    return bool((theirs - {""}) & mine)
+
+
+def _echo_reason(payload: dict, data: dict) -> str:
+    """Why this event is the echo of our own write ('' when it is not)."""
+    authors = [a for a in payload.get("authors") or [] if isinstance(a, dict)]
+    if authors and all(a.get("type") == "bot" for a in authors):
+        bot = our_bot_id()
+        if bot and all(a.get("id") == bot for a in authors):
+            return "Written by this integration (our own echo)."
+    if payload.get("type") == "page.properties_updated":
+        updated = {unquote(p) for p in data.get("updated_properties") or []
+                   if isinstance(p, str)}
+        if updated and updated <= own_property_ids(data.get("parent")):
+            return "Only the Clockify ID / tracked-time properties changed (our own echo)."
+    return ""
+
+
+def _cache_key(name: str) -> str:
+    # Per integration, without the token itself in the key.
+    token = hashlib.sha256(settings.NOTION_TOKEN.encode()).hexdigest()[:16]
+    return f"syncapp:notion:{name}:{token}"
+
+
+def our_bot_id() -> str | None:
+    key = _cache_key("bot-id")
+    bot = cache.get(key)
+    if bot is None:
+        try:
+            bot = connections.notion_client(**QUICK).me().get("id")
+        except ApiError as exc:
+            log.warning("Could not read the Notion bot id to recognise echoes: %s", exc)
+            return None
+        cache.set(key, bot, CACHE_SECONDS * 24)
+    return bot
+
+
+def own_property_ids(parent=None) -> set[str]:
+    """Ids of the properties the product writes (Clockify ID, tracked hours) in the page's
+    database; in all three when the parent is not one of them."""
+    table = _own_property_table()
+    parents = {_normalise(parent.get(key)) for key in ("id", "data_source_id", "database_id")} \
+        if isinstance(parent, dict) else set()
+    matched = [set(table[key]) for key in parents if key in table]
+    return set().union(*(matched or map(set, table.values())))
+
+
+def _own_property_table() -> dict[str, list[str]]:
+    """Database and data source id (normalised) → ids of the properties we write; cached."""
+    key = _cache_key("own-properties")
+    table = cache.get(key)
+    if table is not None:
+        return table
+    notion = connections.notion_client(**QUICK)
+    table = {}
+    for kind, setting in DATABASE_SETTINGS.items():
+        database_id = getattr(settings, setting)
+        names = {DatabaseMapping.for_kind(kind).properties.get("clockify_id"),
+                 settings.NOTION_TRACKED_PROPERTY} - {None, ""}
+        try:
+            schema = notion.schema(database_id)
+            sources = notion.data_source_ids(database_id)
+        except ApiError as exc:
+            log.warning("Could not read the %s database schema to recognise echoes: %s",
+                        kind, exc)
+            return {}  # not cached: try again with the next event
+        ids = sorted(unquote(prop["id"]) for name, prop in schema.items()
+                     if name in names and prop.get("id"))
+        for owner in (database_id, *sources):
+            table[_normalise(owner)] = ids
+    cache.set(key, table, CACHE_SECONDS)
+    return table
+
+
+EVENTS = Source(name="notion_events", verify=verify_events, handle=handle_events,
+                describe=describe_events, dedupe_key=events_dedupe_key,
+                redact_body=redact_events_body)
