@@ -268,3 +268,22 @@ def test_bulk_actions_and_pending_count_on_admin_index(sandbox, small, admin_use
     staff.post(reverse("admin:syncapp_pendingchange_changelist"),
                {"action": "reject_selected", "_selected_action": ids_})
     assert set(PendingChange.objects.values_list("status", flat=True)) == {"rejected"}
+
+
+def test_database_mapping_admin_validates_and_checks_against_notion(sandbox, admin_user):
+    from syncapp.models import DatabaseMapping
+
+    mapping = DatabaseMapping.for_kind("project")
+    staff = Client()
+    staff.force_login(admin_user)
+    url = reverse("admin:syncapp_databasemapping_change", args=[mapping.pk])
+    answer = staff.post(url, {"kind": "project", "properties": '{"colour": "Color"}',
+                              "closed_values": "Done"})
+    assert answer.status_code == 200 and "Unknown field(s): colour" in answer.content.decode()
+    mapping.properties = {**mapping.properties, "billable": "Is billable"}
+    mapping.save()
+    listing = reverse("admin:syncapp_databasemapping_changelist")
+    page = staff.post(listing, {"action": "check_configuration",
+                                "_selected_action": [mapping.pk]}, follow=True)
+    text = page.content.decode()
+    assert "Is billable" in text  # the missing property is named in plain words

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from syncapp.models import ChangeRecord, DatabaseMapping, EntityMapping, SyncRun
+from syncapp.services import config_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -22,6 +23,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DatabaseMappingAdmin(admin.ModelAdmin):
     list_display = ("kind", "properties", "closed_values")
     readonly_fields = ("data_source_ids", "data_source_for")
+    actions = ("check_configuration",)
+
+    @admin.action(description="Check configuration against the live Notion schemas")
+    def check_configuration(self, request, queryset):
+        result = config_check.full_check()
+        config_check.remember(result)
+        for finding in result.findings:
+            level = {"error": messages.ERROR, "warning": messages.WARNING}.get(
+                finding.level, messages.INFO)
+            text = f"{finding.area}: {finding.message}"
+            self.message_user(request, text + (f" Fix: {finding.fix}" if finding.fix else ""),
+                              level)
+        if result.ok:
+            self.message_user(request, "The configuration matches Notion and Clockify.",
+                              messages.SUCCESS)
 
 
 @admin.register(EntityMapping)

@@ -70,6 +70,22 @@ class DatabaseMapping(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} database mapping"
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        known = set(default_properties(Kind.CLIENT)) | set(default_properties(Kind.PROJECT)) \
+            | set(default_properties(Kind.TASK)) | {"estimate"}
+        if not isinstance(self.properties, dict):
+            raise ValidationError({"properties": "A JSON object: field name → property name."})
+        unknown = sorted(set(self.properties) - known)
+        if unknown:
+            raise ValidationError({"properties": f"Unknown field(s): {', '.join(unknown)}. "
+                                                 f"Known: {', '.join(sorted(known))}."})
+        blank = sorted(k for k, v in self.properties.items() if not isinstance(v, str) or not v)
+        if blank:
+            raise ValidationError({"properties": f"Give a Notion property name for: "
+                                                 f"{', '.join(blank)}."})
+
     @property
     def closed_value_list(self) -> list[str]:
         return [v.strip() for v in self.closed_values.split(",") if v.strip()]
