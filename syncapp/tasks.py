@@ -26,3 +26,10 @@ def apply_pending(pending_id: int) -> str:
     from syncapp.services.review_apply import apply_pending as apply
 
     return apply(pending_id)
+
+
+def prune() -> dict:
+    """Daily: drop poll runs that did nothing, and old handled webhook deliveries."""
+    from syncapp.services.retention import prune as prune_tables
+
+    return prune_tables()

@@ -219,6 +219,12 @@ if SANDBOX:
     SALESFORCE_CLIENT_ID = _sandbox_salesforce.CLIENT_ID
     SALESFORCE_CLIENT_SECRET = _sandbox_salesforce.CLIENT_SECRET
 
+# --- Retention ------------------------------------------------------------------------
+# Poll runs that changed nothing are deleted after this many days (the audit trail of runs
+# that did something is kept); handled webhook deliveries after WEBHOOK_RETENTION_DAYS.
+IDLE_POLL_RETENTION_DAYS = int_var("IDLE_POLL_RETENTION_DAYS", 2, minimum=1)
+WEBHOOK_RETENTION_DAYS = int_var("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
+
 # --- Auth, static, security ---------------------------------------------------------
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/"
