@@ -80,6 +80,22 @@ def check_task_queue(app_configs=None, **kwargs) -> list:
     return []
 
 
+@register("syncapp")
+def check_salesforce(app_configs=None, **kwargs) -> list:
+    if not settings.SALESFORCE_INSTANCE_URL:
+        return []
+    has_token = bool(settings.SALESFORCE_ACCESS_TOKEN)
+    has_client = bool(settings.SALESFORCE_CLIENT_ID and settings.SALESFORCE_CLIENT_SECRET)
+    if has_token or has_client:
+        return []
+    return [Error(
+        "SALESFORCE_INSTANCE_URL is set but no credentials are.",
+        hint="Set SALESFORCE_ACCESS_TOKEN, or SALESFORCE_CLIENT_ID and "
+             "SALESFORCE_CLIENT_SECRET (OAuth client credentials), or unset the URL.",
+        id="syncapp.E009",
+    )]
+
+
 @register(Tags.security, deploy=True)
 def check_production(app_configs=None, **kwargs) -> list:
     warnings = []
@@ -90,8 +106,9 @@ def check_production(app_configs=None, **kwargs) -> list:
             hint="Unset SANDBOX and set the NOTION_* and CLOCKIFY_* variables.",
             id="syncapp.W001",
         ))
-    for name in ("NOTION_API_URL", "CLOCKIFY_API_URL"):
-        if not settings.SANDBOX and not getattr(settings, name).startswith("https://"):
+    for name in ("NOTION_API_URL", "CLOCKIFY_API_URL", "SALESFORCE_INSTANCE_URL"):
+        url = getattr(settings, name)
+        if not settings.SANDBOX and url and not url.startswith("https://"):
             warnings.append(Warning(f"{name} is not HTTPS: tokens would travel in clear.",
                                     id="syncapp.W002"))
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):

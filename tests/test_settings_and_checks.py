@@ -88,3 +88,11 @@ def test_deploy_check_is_clean_under_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_salesforce_without_credentials_is_an_error(settings):
+    settings.SALESFORCE_INSTANCE_URL = "https://example.my.salesforce.com"
+    settings.SALESFORCE_ACCESS_TOKEN = ""
+    settings.SALESFORCE_CLIENT_ID = settings.SALESFORCE_CLIENT_SECRET = ""
+    with pytest.raises(SystemCheckError, match="syncapp.E009"):
+        call_command("check")

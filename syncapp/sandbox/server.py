@@ -30,7 +30,11 @@ def control(sandbox: Sandbox, method: str, path: str, body: dict) -> tuple[int, 
     if method != "POST":
         return 405, {"error": "POST only"}
     if path == "/_sandbox/faults":
-        emulator = sandbox.notion if body.get("service") == "notion" else sandbox.clockify
+        emulators = {"notion": sandbox.notion, "clockify": sandbox.clockify,
+                     "salesforce": getattr(sandbox, "salesforce", None)}
+        emulator = emulators.get(body.get("service", ""))
+        if emulator is None:
+            return 400, {"error": "service must be notion, clockify or salesforce"}
         emulator.faults.configure(float(body.get("rate", 0)), tuple(body.get("kinds") or ()))
         return 200, {"ok": True}
     if path == "/_sandbox/notion/pages":
