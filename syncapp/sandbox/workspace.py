@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import requests
@@ -84,6 +86,20 @@ class Sandbox:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.dump_state()))
         tmp.replace(path)
+
+    def autosave(self, path: Path, every: float = 5.0) -> threading.Event:
+        """Save the state every `every` seconds until the returned event is set."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                with ExitStack() as held:  # a consistent snapshot of every emulator
+                    for emulator in self.emulators.values():
+                        held.enter_context(emulator.lock)
+                    self.save(path)
+
+        threading.Thread(target=loop, daemon=True, name="sandbox-autosave").start()
+        return stop
 
     def load(self, path: Path) -> bool:
         if not path.exists():

@@ -81,4 +81,5 @@ class Command(BaseCommand):
             sandbox.save(state)
         server = serve(sandbox, port=port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
+        sandbox.autosave(state)  # a killed demo keeps what the sandbox held seconds before
         return server, sandbox, state

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -31,14 +30,7 @@ class Command(BaseCommand):
             sandbox.save(path)
             self.stdout.write(f"Seeded the demo workspace: {counts}")
         server = serve(sandbox, port=port)
-        stop = threading.Event()
-
-        def keep_saving() -> None:
-            while not stop.wait(save_every):
-                with sandbox.notion.lock, sandbox.clockify.lock:
-                    sandbox.save(path)
-
-        threading.Thread(target=keep_saving, daemon=True).start()
+        stop = sandbox.autosave(path, save_every)
         self.stdout.write(f"Sandbox serving on http://127.0.0.1:{port} (state: {path})")
         try:
             server.serve_forever()
