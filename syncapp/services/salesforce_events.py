@@ -43,19 +43,6 @@ def enabled() -> bool:
         or (settings.SALESFORCE_CLIENT_ID and settings.SALESFORCE_CLIENT_SECRET)))
 
 
-def salesforce_client(**overrides) -> SalesforceClient:
-    options = {
-        "access_token": settings.SALESFORCE_ACCESS_TOKEN,
-        "client_id": settings.SALESFORCE_CLIENT_ID,
-        "client_secret": settings.SALESFORCE_CLIENT_SECRET,
-        "api_version": settings.SALESFORCE_API_VERSION,
-        "timeout": settings.HTTP_TIMEOUT,
-        "max_retries": settings.HTTP_MAX_RETRIES,
-    }
-    options.update(connections.CLIENT_DEFAULTS, **overrides)
-    return SalesforceClient(settings.SALESFORCE_INSTANCE_URL, **options)
-
-
 def backoff(attempts: int) -> timedelta:
     return min(MAX_DELAY, BASE_DELAY * (2 ** max(0, attempts - 1)))
 
@@ -158,7 +145,7 @@ def push(entry_id: int, *, client: SalesforceClient | None = None,
     if not _due(now).filter(pk=entry_id).update(sf_next_attempt_at=lease):
         return "not due"
     entry = TimeEntry.objects.get(pk=entry_id)
-    client = client or salesforce_client()
+    client = client or connections.salesforce_client()
     try:
         event_id, sent_hash, action = _apply(client, entry)
     except ApiError as exc:
@@ -223,7 +210,7 @@ def push_due(*, client: SalesforceClient | None = None, now: datetime | None = N
     now = now or timezone.now()
     ids = list(_due(now).order_by("sf_next_attempt_at", "id").values_list("pk", flat=True)[:BATCH])
     if ids:
-        client = client or salesforce_client()
+        client = client or connections.salesforce_client()
     for entry_id in ids:
         counts[push(entry_id, client=client, now=now)] += 1
     return counts
