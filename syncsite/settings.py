@@ -137,12 +137,15 @@ NOTION_PROJECTS_DATABASE_ID = str_var("NOTION_PROJECTS_DATABASE_ID")
 NOTION_TASKS_DATABASE_ID = str_var("NOTION_TASKS_DATABASE_ID")
 # Notion allows about 3 requests/s on average; a little headroom avoids 429s, which cost at
 # least a second each (Retry-After is in whole seconds).
-NOTION_REQUESTS_PER_SECOND = float_var("NOTION_REQUESTS_PER_SECOND", 2.9, minimum=0.01)
+NOTION_REQUESTS_PER_SECOND = float_var("NOTION_REQUESTS_PER_SECOND", 25.0 if SANDBOX else 2.9,
+                                       minimum=0.01)
 CLOCKIFY_API_KEY = str_var("CLOCKIFY_API_KEY")
 CLOCKIFY_API_URL = url_var("CLOCKIFY_API_URL", "https://api.clockify.me/api/v1")
 CLOCKIFY_WORKSPACE_ID = str_var("CLOCKIFY_WORKSPACE_ID")
 # Paid plans allow 50 requests/s; 5 leaves room for other integrations on the key.
-CLOCKIFY_REQUESTS_PER_SECOND = float_var("CLOCKIFY_REQUESTS_PER_SECOND", 5.0, minimum=0.001)
+# (The sandbox imposes no limit unless asked to, so the demo defaults to 25/s for both.)
+CLOCKIFY_REQUESTS_PER_SECOND = float_var("CLOCKIFY_REQUESTS_PER_SECOND", 25.0 if SANDBOX else 5.0,
+                                         minimum=0.001)
 HTTP_TIMEOUT = float_var("HTTP_TIMEOUT", 30.0, minimum=1.0)
 HTTP_MAX_RETRIES = int_var("HTTP_MAX_RETRIES", 4, minimum=0)
 

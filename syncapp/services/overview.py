@@ -145,7 +145,9 @@ def pending_reviews() -> Reviews:
     """What waits for a human: the review queue. The one place that decides the source."""
     from syncapp.services.review import pending_count
 
-    return Reviews(pending_count(), "changes waiting for a decision",
+    count = pending_count()
+    noun = "change is" if count == 1 else "changes are"
+    return Reviews(count, f"{noun} waiting for a decision",
                    reverse("admin:syncapp_pendingchange_changelist") + "?status__exact=pending")
 
 

@@ -120,7 +120,8 @@ class SyncSession:
     def progress(self, phase: str) -> None:
         self.run.phase = phase
         self.run.counts = {k: dict(v) for k, v in self.applier.counts.items()}
-        self.run.save(update_fields=["phase", "counts"])
+        self.run.api_calls = api_calls(self.notion, self.clockify)
+        self.run.save(update_fields=["phase", "counts", "api_calls"])
         self._progress_at = time.monotonic()
 
     def tick(self) -> None:
