@@ -300,3 +300,21 @@ def test_targeted_run_sees_a_change_made_in_clockify(sandbox, small):
     run = sync(mode="incremental", targeted=True, page_ids=[small["task"]], kinds=["task"])
     assert run.counts["task"]["written_back"] == 1
     assert sandbox.notion.values(small["task"])["Status"] == "Done"
+
+
+def test_tokens_never_reach_the_logs_or_the_audit_trail(sandbox, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    sandbox.notion.create_page(C, {"Name": "Acme"})
+    sandbox.notion.create_page(P, {"Name": "X"})
+    sandbox.clockify.faults.schedule("500", method="POST")
+    sandbox.notion.faults.schedule("503")
+    run = sync()
+    sandbox.notion.revoke_access(ids.TASKS_DATABASE_ID)
+    held = sync()
+    audit = " ".join(str(r.fields) + r.error for r in ChangeRecord.objects.all())
+    text = caplog.text + audit + run.error_summary + held.error_summary + str(run.api_calls)
+    for secret in (ids.NOTION_TOKEN, ids.CLOCKIFY_API_KEY):
+        assert secret not in text
+    assert "Injected sandbox fault" in audit or "may have been applied" in audit
