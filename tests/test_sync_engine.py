@@ -318,3 +318,27 @@ def test_tokens_never_reach_the_logs_or_the_audit_trail(sandbox, caplog):
     for secret in (ids.NOTION_TOKEN, ids.CLOCKIFY_API_KEY):
         assert secret not in text
     assert "Injected sandbox fault" in audit or "may have been applied" in audit
+
+
+def test_a_database_with_several_data_sources_is_read_whole(sandbox):
+    from syncapp.sandbox.workspace import tasks_schema
+
+    project = sandbox.notion.create_page(P, {"Name": "Website"})
+    second = sandbox.notion.add_data_source(ids.TASKS_DATABASE_ID, "Archive tasks",
+                                            tasks_schema())
+    sandbox.notion.create_page(T, {"Name": "In the first source", "Project": [project]})
+    sandbox.notion.create_page(second, {"Name": "In the second source", "Project": [project]})
+    run = sync()
+    assert run.counts["task"]["created"] == 2
+    assert {t["name"] for t in sandbox.clockify.tasks()} == {"In the first source",
+                                                           "In the second source"}
+
+
+def test_an_archived_clockify_entity_with_the_name_is_linked_and_reopened(sandbox):
+    archived = sandbox.clockify.create_client("Acme", archived=True)
+    page = sandbox.notion.create_page(C, {"Name": "Acme"})
+    run = sync()
+    assert run.counts["client"]["linked"] == 1
+    assert [c["id"] for c in sandbox.clockify.clients()] == [archived["id"]]
+    assert sandbox.clockify.client(archived["id"])["archived"] is False
+    assert sandbox.notion.values(page)["Clockify ID"] == archived["id"]
