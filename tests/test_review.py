@@ -287,3 +287,18 @@ def test_database_mapping_admin_validates_and_checks_against_notion(sandbox, adm
                                 "_selected_action": [mapping.pk]}, follow=True)
     text = page.content.decode()
     assert "Is billable" in text  # the missing property is named in plain words
+
+
+def test_a_poll_measures_mass_change_against_all_mapped_records(sandbox):
+    from syncapp.models import SyncRun
+
+    project = sandbox.notion.create_page(P, {"Name": "Big", "Status": "In progress"})
+    tasks = [sandbox.notion.create_page(T, {"Name": f"T{i:02d}", "Project": [project]})
+             for i in range(40)]
+    sync()
+    for task in tasks[:6]:  # 6 of 40: 15%, under the 20% threshold
+        sandbox.notion.update_page(task, {"Status": "Done"})
+    run = sync(mode="incremental")
+    assert run.status == RunStatus.SUCCEEDED, run.error_summary
+    assert sum(t["status"] == "DONE" for t in sandbox.clockify.tasks()) == 6
+    assert SyncRun.objects.filter(status=RunStatus.HELD).count() == 0

@@ -203,13 +203,19 @@ class SyncSession:
             return
         self.progress(f"Syncing {kind}s")
         changes = plan(snapshot)
-        if hold_mass_archives(snapshot, changes, population=len(snapshot.known)):
+        if hold_mass_archives(snapshot, changes, population=self._population(snapshot)):
             self.held = True
             self.errors.append(f"Too many {kind} archives at once: held for review.")
         for change in changes:
             self.applier.apply(snapshot, change)
             self.tick()
         self._orphan(kind, snapshot.unreachable)
+
+    def _population(self, snapshot: Snapshot) -> int:
+        """How many records of the kind are mapped: what a mass change is measured against."""
+        if self.options.mode == Mode.FULL:
+            return len(snapshot.known)  # a full run loaded them all
+        return EntityMapping.objects.filter(kind=snapshot.kind).count()
 
     def probe(self, kind: str) -> list[Change]:
         """Plan `kind` without applying anything (review decisions re-check with this)."""
