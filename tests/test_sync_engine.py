@@ -342,3 +342,12 @@ def test_an_archived_clockify_entity_with_the_name_is_linked_and_reopened(sandbo
     assert [c["id"] for c in sandbox.clockify.clients()] == [archived["id"]]
     assert sandbox.clockify.client(archived["id"])["archived"] is False
     assert sandbox.notion.values(page)["Clockify ID"] == archived["id"]
+
+
+def test_incremental_never_links_an_entity_mapped_to_another_page(sandbox, small):
+    twin = sandbox.notion.create_page(C, {"Name": "Acme"})  # same name as the synced client
+    run = sync(mode="incremental")
+    assert run.counts["client"]["failed"] == 1
+    assert "already exists" in errors_for("Acme")[-1]
+    assert not EntityMapping.objects.filter(notion_page_id=twin, clockify_id__isnull=False)
+    assert cid(small["client"]) == sandbox.clockify.clients()[0]["id"]

@@ -87,6 +87,8 @@ class Snapshot:
     parents: Parents
     unreachable: set[str] = field(default_factory=set)
     policy: Policy = field(default_factory=Policy)
+    # Clockify ids mapped to pages outside this snapshot (an incremental run reads a few pages)
+    claimed_elsewhere: set[str] = field(default_factory=set)
     # (parent, name) → Clockify entities, exact and loose; built once per plan
     _names: dict = field(default_factory=dict, repr=False)
 
@@ -114,6 +116,7 @@ def _index_names(snapshot: Snapshot) -> None:
 def plan(snapshot: Snapshot) -> list[Change]:
     _index_names(snapshot)
     claimed = {k.clockify_id for k in snapshot.known.values() if k.clockify_id}
+    claimed |= snapshot.claimed_elsewhere
     changes: list[Change] = []
     for record in sorted(snapshot.notion.values(), key=lambda r: (r.name, r.page_id)):
         change = _plan_record(snapshot, record, claimed)

@@ -244,6 +244,11 @@ class SyncSession:
             parents = self._parents(parent_kind)
             snapshot = Snapshot(kind, field_names(kind, self.configs[kind].mapped), notion, {},
                                 known, parents, unreachable, self.policy)
+            if incremental and notion:
+                snapshot.claimed_elsewhere = set(
+                    EntityMapping.objects.filter(kind=kind, clockify_id__isnull=False)
+                    .exclude(notion_page_id__in=list(notion))
+                    .values_list("clockify_id", flat=True))
             if incremental and not self.options.targeted:
                 # A poll skips pages unchanged in Notion; a targeted run may come from a
                 # Clockify-side change, so it reads Clockify for every page it names.
