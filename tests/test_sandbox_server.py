@@ -60,3 +60,15 @@ def test_faults_can_be_switched_on_for_the_demo(served):
         "Authorization": f"Bearer {ids.NOTION_TOKEN}", "Notion-Version": "2025-09-03"})
     assert status.status_code == 503 and status.json()["code"] == "service_unavailable"
     box.notion.faults.clear()
+
+
+def test_demo_time_entries_land_on_synced_tasks(served):
+    box, root = served
+    project = box.clockify.create_project("Website")
+    task = box.clockify.create_task(project["id"], "Design")
+    answer = requests.post(f"{root}/_sandbox/clockify/track", json={"count": 5}, timeout=5)
+    assert answer.status_code == 201 and answer.json() == {"created": 5}
+    entries = box.clockify.time_entries()
+    assert len(entries) == 5
+    assert {e["taskId"] for e in entries} == {task["id"]}
+    assert all(e["timeInterval"]["end"] for e in entries)

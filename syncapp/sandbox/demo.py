@@ -73,3 +73,27 @@ def seed_scale(sandbox: Sandbox, *, clients: int, projects: int, tasks: int) -> 
             "Name": f"Task {i:06d}", "Project": [project_ids[i % projects]],
             "Status": "Not started",
         })
+
+
+def track_time(sandbox: Sandbox, *, count: int = 20, seed: int = 11) -> int:
+    """Completed time entries on random open Clockify tasks of the last three days.
+
+    For the demo once a first sync has created tasks: the hourly reconciliation picks
+    them up and tracked hours appear in Notion (and Events in the Salesforce sandbox).
+    """
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(seed)
+    tasks = [t for t in sandbox.clockify.tasks() if t["status"] == "ACTIVE"]
+    if not tasks:
+        return 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    for _ in range(count):
+        task = rng.choice(tasks)
+        start = now - timedelta(hours=rng.randint(2, 72))
+        end = start + timedelta(minutes=rng.choice([15, 30, 45, 60, 90, 120]))
+        sandbox.clockify.add_time_entry(
+            start=start.isoformat().replace("+00:00", "Z"),
+            end=end.isoformat().replace("+00:00", "Z"),
+            projectId=task["projectId"], taskId=task["id"], description="Demo work")
+    return count

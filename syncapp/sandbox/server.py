@@ -37,6 +37,10 @@ def control(sandbox: Sandbox, method: str, path: str, body: dict) -> tuple[int, 
             return 400, {"error": "service must be notion, clockify or salesforce"}
         emulator.faults.configure(float(body.get("rate", 0)), tuple(body.get("kinds") or ()))
         return 200, {"ok": True}
+    if path == "/_sandbox/clockify/track":
+        from syncapp.sandbox.demo import track_time
+
+        return 201, {"created": track_time(sandbox, count=int(body.get("count", 20)))}
     if path == "/_sandbox/notion/pages":
         database = DATABASES.get(body.get("database", ""))
         if not database:
