@@ -1,0 +1,23 @@
+"""Re-read recent Clockify time entries now, and write the tracked hours to Notion."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from syncapp.services import rollup, salesforce_events, timeentries
+
+
+class Command(BaseCommand):
+    help = ("Repair missed Clockify webhooks from the last days of time entries, then write "
+            "changed tracked hours to Notion and push due Salesforce Events (what the "
+            "schedules do hourly and every minute).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=timeentries.RECONCILE_DAYS)
+
+    def handle(self, *args, days: int, **options):
+        found = dict(timeentries.reconcile(days))
+        written = dict(rollup.flush())
+        pushed = dict(salesforce_events.push_due())
+        self.stdout.write(f"time entries: {found}\nNotion rollups: {written}\n"
+                          f"Salesforce: {pushed}")
