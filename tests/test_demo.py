@@ -23,6 +23,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def running(fragment: str) -> bool:
+    """Whether any process's command line contains `fragment` (arguments NUL-separated)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if fragment in cmdline.read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def wait_for(url: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -67,10 +78,12 @@ def test_demo_serves_login_and_admin(tmp_path):
         notion = requests.get(f"http://127.0.0.1:{sandbox_port}/notion/v1/users/me", timeout=5)
         assert notion.status_code == 401 and notion.json()["object"] == "error"
     finally:
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(signal.SIGTERM)  # a plain `kill`; Ctrl-C (SIGINT) takes the same path
         try:
             demo.wait(timeout=30)
         except subprocess.TimeoutExpired:
             demo.kill()
             raise
     assert (tmp_path / "sandbox.json").exists()
+    assert "Stopped." in demo.stdout.read()
+    assert not running(f"runserver\x00127.0.0.1:{port}"), "the web server outlived the demo"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +21,17 @@ from syncapp.sandbox.server import serve
 from syncapp.sandbox.workspace import Sandbox
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and a plain `kill` both stop everything cleanly, even when started in the
+    background (where a shell hands SIGINT down as ignored)."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 class Command(BaseCommand):
     help = "Run the dashboard on the sandbox: web server, django-q2 worker and emulators."
 
@@ -32,6 +44,7 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, sandbox_port: int, fresh: bool, **options):
         if not settings.SANDBOX:
             raise CommandError("The demo runs on the sandbox: set SANDBOX=true (make demo does).")
+        _stop_on_signals()
         call_command("migrate", interactive=False, verbosity=0)
         password = self._admin_login()
         server, sandbox, state = self._start_sandbox(sandbox_port, fresh)
