@@ -351,3 +351,43 @@ def test_incremental_never_links_an_entity_mapped_to_another_page(sandbox, small
     assert "already exists" in errors_for("Acme")[-1]
     assert not EntityMapping.objects.filter(notion_page_id=twin, clockify_id__isnull=False)
     assert cid(small["client"]) == sandbox.clockify.clients()[0]["id"]
+
+
+def test_a_mapping_to_a_property_of_the_wrong_type_fails_those_records_only(sandbox):
+    from syncapp.models import DatabaseMapping
+
+    mapping = DatabaseMapping.for_kind("project")
+    mapping.properties = {**mapping.properties, "parent": "Note"}  # a rich_text, not a relation
+    mapping.save()
+    sandbox.notion.create_page(C, {"Name": "Acme"})
+    sandbox.notion.create_page(P, {"Name": "Website", "Note": "not a relation"})
+    run = sync()
+    assert run.status == RunStatus.PARTIAL and run.counts["client"]["created"] == 1
+    error = errors_for("Website")[0]
+    assert "“Note” is a rich_text property, but parent needs one of: relation" in error
+    assert sandbox.clockify.projects() == []
+
+
+def test_a_required_property_missing_from_the_database_is_reported(sandbox):
+    from syncapp.models import DatabaseMapping
+
+    mapping = DatabaseMapping.for_kind("client")
+    mapping.properties = {**mapping.properties, "closed": "Closed?"}
+    mapping.save()
+    sandbox.notion.create_page(C, {"Name": "Acme"})
+    run = sync()
+    assert "The page has no “Closed?” property" in errors_for("Acme")[0]
+    assert run.counts["client"]["failed"] == 1 and sandbox.clockify.clients() == []
+
+
+def test_an_optional_property_missing_from_the_database_is_simply_not_synced(sandbox):
+    from syncapp.models import DatabaseMapping
+
+    mapping = DatabaseMapping.for_kind("client")
+    mapping.properties = {**mapping.properties, "email": "E-mail address"}
+    mapping.save()
+    page = sandbox.notion.create_page(C, {"Name": "Acme"})
+    assert sync().status == RunStatus.SUCCEEDED
+    sandbox.clockify.update_client(cid(page), email="kept@example.com")
+    assert sync().status == RunStatus.SUCCEEDED
+    assert sandbox.clockify.client(cid(page))["email"] == "kept@example.com"

@@ -138,6 +138,11 @@ def plan(snapshot: Snapshot) -> list[Change]:
 
 def _plan_record(snapshot: Snapshot, record: NotionRecord, claimed: set[str]) -> Change | None:
     known = snapshot.known.get(record.page_id)
+    if record.errors:  # a malformed page changes nothing on either side
+        return Change(kind=snapshot.kind, action="skip", page_id=record.page_id,
+                      clockify_id=known.clockify_id if known else None, name=record.name,
+                      notion=record, known=known, verdict="fail", reason="malformed",
+                      error=" ".join(record.errors[:3]))
     if known and known.clockify_id:
         entity = snapshot.clockify.get(known.clockify_id)
         if entity is not None:
@@ -211,11 +216,10 @@ def _create(snapshot: Snapshot, record: NotionRecord, known: Known | None, *, re
     change = Change(kind=snapshot.kind, action="create", page_id=record.page_id,
                     name=record.name, notion=record, known=known, reason=reason,
                     write_clockify_id=True,
-                    to_clockify={f: record.fields.get(f) for f in snapshot.fields})
+                    to_clockify={f: record.fields[f] for f in snapshot.fields
+                                 if f in record.fields})
     change.diff = {f: {"before": None, "after": v} for f, v in change.to_clockify.items()}
     problem = name_problem(snapshot.kind, record.name)
-    if problem and record.problems:
-        problem = record.problems[0]  # e.g. no title property at all
     if problem:
         change.verdict, change.reason, change.error = "fail", "validation", problem
         return change
@@ -246,6 +250,8 @@ def _diff(snapshot: Snapshot, record: NotionRecord, entity: ClockifyRecord,
     base_n = known.baseline.get("notion", {})
     base_c = known.baseline.get("clockify", {})
     for name in snapshot.fields:
+        if name not in ours:  # this database has no property for the field: not synced
+            continue
         n, c = ours.get(name), theirs.get(name)
         if n == c or (name == "color" and n is None):
             continue

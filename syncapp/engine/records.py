@@ -38,7 +38,8 @@ class NotionRecord:
     status_name: str | None = None
     closed_type: str = "checkbox"
     props: dict[str, tuple[str, str]] = field(default_factory=dict)  # field → (name, type)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # worth knowing, not blocking
+    errors: list[str] = field(default_factory=list)  # the record cannot be synced as is
 
     @property
     def name(self) -> str:
@@ -67,45 +68,97 @@ def _closed(config: MappingConfig, prop: dict | None) -> tuple[bool, str | None]
     return (value in config.closed_values), value
 
 
+# Property types each synced field can be read from (formulas and rollups are read-only
+# but fine to read). Anything else is a mapping mistake, reported in plain words.
+READABLE_TYPES = {
+    "parent": {"relation"},
+    "closed": {"checkbox", "status", "select", "formula"},
+    "email": {"email", "rich_text", "url", "formula"},
+    "address": {"rich_text", "formula"},
+    "note": {"rich_text", "formula"},
+    "billable": {"checkbox", "formula"},
+    "color": {"select", "status", "rich_text", "formula"},
+    "estimate": {"number", "formula", "rollup"},
+    "clockify_id": {"rich_text"},
+}
+
+
 def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
     """Normalise one Notion page; problems are collected, never raised."""
     props = page.get("properties") or {}
-    names = config.properties
     record = NotionRecord(kind=config.kind, page_id=page["id"], fields={},
                           last_edited=page.get("last_edited_time"), trashed=is_trashed(page))
     title = title_property(props)
     if title is None:
-        record.problems.append("The page has no title property.")
+        record.errors.append("The page has no title property.")
     record.fields["name"] = (read_property(props[title]) or "").strip() if title else ""
     if title:
         record.props["name"] = (title, "title")
-    for key, prop_name in names.items():
-        if prop_name in props:
-            record.props[key] = (prop_name, props[prop_name].get("type", ""))
-    closed_prop = props.get(names.get("closed", ""))
-    closed, status_name = _closed(config, closed_prop)
-    record.fields["closed"] = closed or record.trashed
-    record.status_name = status_name
-    if closed_prop:
-        record.closed_type = closed_prop.get("type", "checkbox")
-    if "parent" in names:
-        relation = read_property(props.get(names["parent"], {})) or []
-        record.fields["parent"] = relation[0] if relation else None
-        if len(relation) > 1:
-            record.problems.append(
-                f"{names['parent']} links {len(relation)} pages; the first one is used.")
-    for key in ("email", "address", "note"):
-        if key in names:
-            record.fields[key] = normalise_text(read_property(props.get(names[key], {})))
-    if "billable" in names:
-        record.fields["billable"] = bool(read_property(props.get(names["billable"], {})))
-    if "color" in names:
-        record.fields["color"] = color_to_hex(read_property(props.get(names["color"], {})))
-    if "estimate" in names:
-        record.fields["estimate"] = round_hours(read_property(props.get(names["estimate"], {})))
-    if "clockify_id" in names:
-        record.clockify_id = normalise_text(read_property(props.get(names["clockify_id"], {})))
+    usable = {}
+    for key, prop_name in config.properties.items():
+        prop = _checked(record, key, prop_name, props)
+        if prop is not None:
+            record.props[key] = (prop_name, prop.get("type", ""))
+            usable[key] = prop
+    try:
+        _read_fields(config, record, usable)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        record.errors.append(f"A property value could not be read ({exc}).")
     return record
+
+
+# Fields a database may simply not have: their property missing means "not synced".
+OPTIONAL_FIELDS = {"email", "address", "note", "billable", "color", "estimate"}
+
+
+def _checked(record: NotionRecord, key: str, prop_name: str, props: dict) -> dict | None:
+    """The property behind a mapped field, or None with an error when it cannot serve."""
+    prop = props.get(prop_name)
+    optional = key in OPTIONAL_FIELDS or (key == "parent" and record.kind == "project")
+    if prop is None and optional:
+        return None
+    if prop is None:
+        record.errors.append(f"The page has no “{prop_name}” property (mapped to {key}); "
+                             "fix the field mapping or add the property in Notion.")
+        return None
+    kind = prop.get("type", "")
+    allowed = READABLE_TYPES.get(key)
+    if allowed and kind not in allowed:
+        record.errors.append(f"“{prop_name}” is a {kind} property, but {key} needs one of: "
+                             f"{', '.join(sorted(allowed))}. Fix the field mapping or the "
+                             "property's type in Notion.")
+        return None
+    return prop
+
+
+def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, dict]) -> None:
+    closed, record.status_name = _closed(config, usable.get("closed"))
+    record.fields["closed"] = closed or record.trashed
+    if "closed" in usable:
+        record.closed_type = usable["closed"].get("type", "checkbox")
+    if "parent" in usable:
+        relation = read_property(usable["parent"]) or []
+        record.fields["parent"] = (relation or [None])[0]
+        if len(relation) > 1:
+            record.problems.append(f"{config.properties['parent']} links {len(relation)} "
+                                   "pages; the first one is used.")
+    elif "parent" in config.properties:
+        record.fields["parent"] = None
+    for key in ("email", "address", "note"):
+        if key in usable:
+            value = read_property(usable[key])
+            record.fields[key] = normalise_text(None if value is None else str(value))
+    if "billable" in usable:
+        record.fields["billable"] = bool(read_property(usable["billable"]))
+    if "color" in usable:
+        value = read_property(usable["color"])
+        record.fields["color"] = color_to_hex(value if isinstance(value, str) else None)
+    if "estimate" in usable:
+        value = read_property(usable["estimate"])
+        record.fields["estimate"] = round_hours(float(value)) if value not in (None, "") \
+            else None
+    if "clockify_id" in usable:
+        record.clockify_id = normalise_text(read_property(usable["clockify_id"]))
 
 
 def clockify_record(kind: str, entity: dict) -> ClockifyRecord:
