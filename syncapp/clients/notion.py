@@ -78,6 +78,14 @@ class NotionClient(ApiClient):
         return self.request("GET", "/v1/data_sources/{data_source_id}",
                             data_source_id=data_source_id).json()
 
+    def cached_data_sources(self, database_id: str) -> list[str]:
+        """The data sources already resolved for a database (no call); [] if none yet."""
+        return list(self._data_sources.get(database_id, []))
+
+    def remember_data_sources(self, database_id: str, source_ids: list[str]) -> None:
+        """Seed the cache from a previous run, so resolving costs no call."""
+        self._data_sources[database_id] = list(source_ids)
+
     def data_source_ids(self, database_id: str) -> list[str]:
         """The data sources of a database (cached); on the legacy version, the database."""
         if self.legacy:

@@ -281,7 +281,7 @@ def _check_relation(result: CheckResult, area: str, kind: str, prop_name: str, p
     parent_db = getattr(settings, DATABASE_SETTING[parent_kind])
     config = prop.get("relation") or {}
     targets = {_normal(config.get("data_source_id")), _normal(config.get("database_id"))} - {""}
-    wanted = {_normal(parent_db), *(_normal(s) for s in notion._data_sources.get(parent_db, []))}
+    wanted = {_normal(parent_db), *(_normal(s) for s in notion.cached_data_sources(parent_db))}
     if targets and not targets & wanted:
         result.add(area, ERROR, f"“{prop_name}” links to another database, not the "
                    f"{parent_label} database.",

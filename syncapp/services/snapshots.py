@@ -50,8 +50,7 @@ def look_up_missing(client: NotionClient, config: MappingConfig,
         record = notion_record(config, page)
         if record.trashed:
             trashed[page_id] = record
-        # A live page outside our query moved to another database: treat as unreachable.
-        elif page_id not in trashed:
+        else:  # live but outside our query: moved to another database
             unreachable.add(page_id)
     return trashed, unreachable
 

@@ -102,11 +102,11 @@ class SyncSession:
     def _load_data_sources(self) -> None:
         for kind, mapping in self.db_mappings.items():
             if mapping.data_source_for == database_id(kind) and mapping.data_source_ids:
-                self.notion._data_sources[database_id(kind)] = list(mapping.data_source_ids)
+                self.notion.remember_data_sources(database_id(kind), mapping.data_source_ids)
 
     def _save_data_sources(self) -> None:
         for kind, mapping in self.db_mappings.items():
-            resolved = self.notion._data_sources.get(database_id(kind))
+            resolved = self.notion.cached_data_sources(database_id(kind))
             if resolved and (resolved != mapping.data_source_ids
                              or mapping.data_source_for != database_id(kind)):
                 mapping.data_source_ids = resolved
@@ -187,7 +187,7 @@ class SyncSession:
     def _page_in_kind(self, page: dict, kind: str) -> bool:
         parent = page.get("parent") or {}
         owners = {parent.get("database_id"), parent.get("data_source_id")}
-        wanted = {database_id(kind), *self.notion._data_sources.get(database_id(kind), [])}
+        wanted = {database_id(kind), *self.notion.cached_data_sources(database_id(kind))}
         normalise = {(o or "").replace("-", "") for o in owners}
         return bool(normalise & {w.replace("-", "") for w in wanted})
 
