@@ -243,11 +243,16 @@ def test_lost_access_to_one_page_is_flagged_not_archived(sandbox, small):
 
 
 def test_incremental_picks_up_a_page_created_in_the_same_minute(sandbox, small, monkeypatch):
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from django.utils import timezone
 
-    minute = datetime(2026, 11, 21, 10, 15, tzinfo=UTC).timestamp()
+    from syncapp.services.sync import last_watermark
+
+    # A whole minute a day after the fixture's run, whatever today is: the incremental
+    # runs below must come after it, as a later poll would.
+    later = last_watermark() + timedelta(days=1)
+    minute = later.replace(second=0, microsecond=0).timestamp()
     sandbox.notion.clock = lambda: minute + 50  # Notion stamps 10:15:00
     monkeypatch.setattr(timezone, "now", lambda: datetime.fromtimestamp(minute + 40, UTC))
     first = sync(mode="incremental")
