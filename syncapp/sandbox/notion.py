@@ -155,6 +155,16 @@ class NotionEmulator(Emulator):
         with self.lock:
             self._pages[_known(page_id)]["in_trash"] = False
 
+    def remove_option(self, data_source_id: str, property_name: str, option_name: str) -> None:
+        """Delete a select/status option from the schema, as a person editing it would."""
+        with self.lock:
+            prop = self._sources[_known(data_source_id)]["properties"][property_name]
+            config = prop[prop["type"]]
+            config["options"] = [o for o in config["options"] if o["name"] != option_name]
+            for group in config.get("groups", []):
+                group["option_ids"] = [i for i in group["option_ids"]
+                                       if any(o["id"] == i for o in config["options"])]
+
     def revoke_access(self, object_id: str) -> None:
         """Unshare a page, data source or database: 404 everywhere it is touched."""
         with self.lock:

@@ -7,6 +7,7 @@ instead of posted twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from typing import Any
@@ -63,14 +64,21 @@ def create_body(kind: str, values: dict[str, Any], parent_id: str | None) -> dic
     return {k: v for k, v in body.items() if v is not None}
 
 
+class Unwritable(Exception):
+    """A value Notion would refuse (a status option it does not have): never sent."""
+
+
 class Applier:
     def __init__(self, notion: NotionClient, clockify: ClockifyClient, run: SyncRun,
-                 configs: dict[str, MappingConfig], *, dry_run: bool) -> None:
+                 configs: dict[str, MappingConfig], *, dry_run: bool,
+                 database_ids: dict[str, str] | None = None) -> None:
         self.notion = notion
         self.clockify = clockify
         self.run = run
         self.configs = configs
         self.dry_run = dry_run
+        self.database_ids = database_ids or {}
+        self._schemas: dict[str, dict[str, dict]] = {}  # kind → live Notion schema, per run
         self.counts: dict[str, Counter] = {}
         # Pages whose create or link failed this run: their children are skipped.
         self.failed_pages: dict[str, str] = {}
@@ -195,7 +203,7 @@ class Applier:
         self._save(snapshot, change, mapping, result)
         self.count(change.kind, "created")
         self.record(change, Outcome.APPLIED, mapping=mapping)
-        self._write_notion(snapshot, change, mapping)
+        self._write_notion(change, mapping)
 
     def _post(self, change: Change, body: dict) -> dict:
         if change.kind == "client":
@@ -210,11 +218,13 @@ class Applier:
         result = change.clockify
         if change.to_clockify:
             result = self._put(change)
-        self._save(snapshot, change, mapping, result)
+        # Values on their way to Notion keep their old baseline until Notion holds them:
+        # a refused write must not look like a change made in Notion next run.
+        self._save(snapshot, change, mapping, result, held=set(change.to_notion))
         if change.to_clockify or change.action == "link":
             self.count(change.kind, APPLIED_COUNT[change.action])
             self.record(change, Outcome.APPLIED, mapping=mapping)
-        self._write_notion(snapshot, change, mapping)
+        self._confirm(mapping, change, self._write_notion(change, mapping))
 
     def _put(self, change: Change) -> ClockifyRecord:
         entity = change.clockify
@@ -241,11 +251,11 @@ class Applier:
         return created
 
     def _save(self, snapshot: Snapshot, change: Change, mapping: EntityMapping,
-              result: ClockifyRecord) -> None:
+              result: ClockifyRecord, held: set[str] = frozenset()) -> None:
         old = (change.known.baseline if change.known else {}) or {}
         notion_after = {**change.notion.fields, **change.to_notion}
         clockify_after = canonical_clockify(snapshot, result)
-        for name in change.conflicts:  # an unresolved field keeps its old baseline
+        for name in {*change.conflicts, *held}:  # not agreed on both sides: old baseline
             notion_after[name] = old.get("notion", {}).get(name)
             clockify_after[name] = old.get("clockify", {}).get(name)
         notion_after["_status"] = change.notion.status_name
@@ -261,50 +271,128 @@ class Applier:
         mapping.save()
         self.failed_pages.pop(change.page_id, None)
 
-    def _write_notion(self, snapshot: Snapshot, change: Change, mapping: EntityMapping) -> None:
-        properties = self._notion_properties(change, mapping)
-        if not properties or change.notion.trashed:
+    def _confirm(self, mapping: EntityMapping, change: Change, written: set[str]) -> None:
+        """Notion now holds these values too: only now does their baseline move."""
+        if not written:
             return
+        for name in written:
+            for side in ("notion", "clockify"):
+                mapping.baseline.setdefault(side, {})[name] = change.to_notion[name]
+        mapping.save(update_fields=["baseline"])
+
+    def _write_notion(self, change: Change, mapping: EntityMapping) -> set[str]:
+        """Write the Clockify ID and Clockify-side values to the page; the fields written."""
         try:
+            properties, written = self._notion_properties(change, mapping)
+            if not properties:
+                return written
+            if change.notion.trashed:  # a trashed page takes no edit; it stays closed
+                return set(change.to_notion)
             self.notion.update_page(change.page_id, properties)
         except ApiError as exc:
             self.count(change.kind, "failed")
             self.record(change, Outcome.FAILED, action="write_back", mapping=mapping,
-                        error=f"Could not write to the Notion page: {exc}", fields={
-                            k: {"after": v} for k, v in properties.items()})
-            return
-        if change.to_notion:
+                        error=f"Could not write to the Notion page: {exc}. The baseline is "
+                              "unchanged, so the next run tries again.",
+                        fields={k: change.diff[k] for k in change.to_notion if k in change.diff})
+            return set()
+        if written:
             self.count(change.kind, "written_back")
             self.record(change, Outcome.APPLIED, action="write_back", mapping=mapping,
-                        fields={k: v for k, v in change.diff.items() if k in change.to_notion})
+                        fields={k: v for k, v in change.diff.items() if k in written})
+        return written
 
-    def _notion_properties(self, change: Change, mapping: EntityMapping) -> dict:
+    def _notion_properties(self, change: Change, mapping: EntityMapping
+                           ) -> tuple[dict[str, Any], set[str]]:
+        """The properties to send, and which Clockify-side fields they carry."""
         names = self.configs[change.kind].properties
         properties: dict[str, Any] = {}
+        written: set[str] = set()
         if (change.write_clockify_id or change.action == "create") and "clockify_id" in names:
             properties[names["clockify_id"]] = {"rich_text": rich_text(mapping.clockify_id)}
         for key, value in change.to_notion.items():
-            if key == "closed" and "closed" in names:
-                properties[names["closed"]] = self._closed_value(change, value)
-            elif key in change.notion.props and not str(value or "").startswith("clockify:"):
-                prop_name, prop_type = change.notion.props[key]
-                body = write_value(prop_type, value)
-                if body is not None:
-                    properties[prop_name] = body
-        return properties
+            try:
+                properties[self._property_name(change, key)] = self._notion_value(
+                    change, key, value)
+            except Unwritable as exc:
+                self._flag_unwritable(change, mapping, key, str(exc))
+                continue
+            written.add(key)
+        return properties, written
+
+    def _property_name(self, change: Change, key: str) -> str:
+        if key == "closed":
+            return self.configs[change.kind].properties["closed"]
+        return change.notion.props[key][0]
+
+    def _notion_value(self, change: Change, key: str, value: Any) -> dict:
+        if key == "closed" and "closed" in self.configs[change.kind].properties:
+            return self._closed_value(change, value)
+        if key not in change.notion.props:
+            raise Unwritable(f"The Notion page has no property for {key}.")
+        prop_name, prop_type = change.notion.props[key]
+        body = None if str(value or "").startswith("clockify:") else write_value(prop_type, value)
+        if body is None:
+            raise Unwritable(f"Clockify's {key} ({value}) cannot be written to “{prop_name}” "
+                             f"(a {prop_type} property). Fix: set it in Notion, or undo the "
+                             "change in Clockify.")
+        return body
+
+    def _flag_unwritable(self, change: Change, mapping: EntityMapping, key: str,
+                         fix: str) -> None:
+        """A Clockify-side value Notion cannot hold becomes a validation item, not a write."""
+        flagged = dataclasses.replace(
+            change, action="write_back", verdict="flag", reason="validation", error=fix,
+            to_clockify={}, conflicts={}, diff={key: change.diff.get(key, {})})
+        if review.flag(self.run, flagged, mapping) == "rejected":
+            self.count(change.kind, "skipped")
+            self.record(flagged, Outcome.SKIPPED, mapping=mapping, error=REJECTED_NOTE)
+            return
+        self.count(change.kind, "flagged")
+        self.record(flagged, Outcome.FLAGGED, mapping=mapping)
 
     def _closed_value(self, change: Change, closed: bool) -> dict:
         kind_type = change.notion.closed_type
         if kind_type == "checkbox":
             return {"checkbox": closed}
-        values = self.configs[change.kind].closed_values
+        prop_name = self.configs[change.kind].properties["closed"]
+        options = self._options(change.kind, prop_name)
+        wanted = self._closed_names(change) if closed else self._open_names(change, options)
+        for name in wanted:
+            if name in options or (kind_type == "select" and closed):
+                return {kind_type: {"name": name}}  # Notion adds a missing select option
+        raise Unwritable(self._status_fix(change, prop_name, closed, wanted))
+
+    def _closed_names(self, change: Change) -> list[str]:
+        values = self.configs[change.kind].closed_values or ["Done"]
+        return sorted(values, key=lambda v: v != "Archived")  # "Archived" first, if closed
+
+    def _open_names(self, change: Change, options: list[str]) -> list[str]:
+        closed = set(self.configs[change.kind].closed_values)
+        previous = (change.known.baseline.get("notion", {}).get("_status")
+                    if change.known else None)
+        names = [previous, "Not started", *options]
+        return [n for n in names if n and n not in closed]
+
+    def _status_fix(self, change: Change, prop_name: str, closed: bool,
+                    wanted: list[str]) -> str:
+        kinds = f"{change.kind}s"
         if closed:
-            name = "Archived" if "Archived" in values else (values[0] if values else "Done")
-        else:
-            previous = (change.known.baseline.get("notion", {}).get("_status")
-                        if change.known else None)
-            name = previous if previous and previous not in values else "Not started"
-        return {kind_type: {"name": name}}
+            want = wanted[0] if wanted else "Done"
+            return (f"Notion's “{prop_name}” has no option meaning closed, so the archive made "
+                    f"in Clockify was not written back. Fix: add the option “{want}” to "
+                    f"“{prop_name}” in Notion, or add one of its options to the closed values "
+                    f"of the {kinds.capitalize()} mapping; then retry.")
+        return (f"Notion's “{prop_name}” has no open option, so the reopening made in Clockify "
+                f"was not written back. Fix: add the option “Not started” to “{prop_name}” in "
+                f"Notion; then retry.")
+
+    def _options(self, kind: str, prop_name: str) -> list[str]:
+        """The option names the live Notion property offers (read once per kind per run)."""
+        if kind not in self._schemas:
+            self._schemas[kind] = self.notion.schema(self.database_ids[kind])
+        prop = self._schemas[kind].get(prop_name) or {}
+        return [o.get("name") for o in (prop.get(prop.get("type", "")) or {}).get("options", [])]
 
 
 def _parse_time(value: str | None):

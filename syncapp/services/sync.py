@@ -92,7 +92,8 @@ class SyncSession:
         self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
         self.configs = {kind: MappingConfig(kind, dict(m.properties), m.closed_value_list)
                         for kind, m in self.db_mappings.items()}
-        self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run)
+        self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run,
+                               database_ids={kind: database_id(kind) for kind in KIND_ORDER})
         self.errors: list[str] = []
         self.failed_kinds: set[str] = set()
         self.notion_records: dict[str, dict[str, NotionRecord]] = {}
