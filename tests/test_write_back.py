@@ -115,3 +115,49 @@ def test_a_failed_clockify_write_keeps_the_baseline_and_is_retried_next_run(sand
     sandbox.clockify.faults.clear()
     sync()
     assert sandbox.clockify.project(project_id)["name"] == "Website relaunch"
+
+
+# -- values that cannot be synced as they are become validation items, never guesses --------
+def pending_for(page_id: str) -> PendingChange:
+    return PendingChange.objects.get(notion_page_id=page_id, status=ReviewStatus.PENDING)
+
+
+def test_a_project_linking_several_clients_is_flagged_not_filed_under_one(sandbox):
+    acme = sandbox.notion.create_page(C, {"Name": "Acme"})
+    globex = sandbox.notion.create_page(C, {"Name": "Globex"})
+    page = sandbox.notion.create_page(P, {"Name": "Shared site", "Client": [acme, globex],
+                                          "Status": "In progress"})
+    run = sync()
+    assert run.status == RunStatus.PARTIAL
+    assert not [p for p in sandbox.clockify.projects() if p["name"] == "Shared site"]
+    item = pending_for(page)
+    assert item.reason == "validation"
+    assert "“Client” links 2 pages" in item.explanation and "keep one" in item.explanation
+    sandbox.notion.update_page(page, {"Client": [globex]})
+    fixed = sync()
+    assert fixed.status == RunStatus.SUCCEEDED, fixed.error_summary
+    created = [p for p in sandbox.clockify.projects() if p["name"] == "Shared site"]
+    assert [p["clientId"] for p in created] == [clockify_id(globex)]
+
+
+def test_a_colour_clockify_cannot_show_is_flagged_with_the_fix(sandbox):
+    page = sandbox.notion.create_page(P, {"Name": "Brand", "Status": "In progress",
+                                          "Color": "Mauve-ish"})
+    sync()
+    assert not [p for p in sandbox.clockify.projects() if p["name"] == "Brand"]
+    item = pending_for(page)
+    assert item.reason == "validation"
+    assert "“Mauve-ish”" in item.explanation and "#rrggbb" in item.explanation
+
+
+def test_a_relation_to_a_page_of_another_database_is_flagged_with_the_fix(sandbox):
+    other_db, other_source = sandbox.notion.add_database("Companies", {"Name": "title"})
+    stranger = sandbox.notion.create_page(other_source, {"Name": "Not a client"})
+    page = sandbox.notion.create_page(P, {"Name": "Odd", "Status": "In progress"})
+    # Notion stores relation targets by id; a relation edited to another database's page
+    sandbox.notion.update_page(page, {"Client": [stranger]})
+    sync()
+    item = pending_for(page)
+    assert item.reason == "validation"
+    assert "not a synced page of the Clients database" in item.explanation
+    assert "link a page of the Clients database" in item.explanation

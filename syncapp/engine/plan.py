@@ -143,6 +143,11 @@ def _plan_record(snapshot: Snapshot, record: NotionRecord, claimed: set[str]) ->
                       clockify_id=known.clockify_id if known else None, name=record.name,
                       notion=record, known=known, verdict="fail", reason="malformed",
                       error=" ".join(record.errors[:3]))
+    if record.invalid:  # a value only a person can fix: a validation item, nothing synced
+        return Change(kind=snapshot.kind, action="update" if known else "create",
+                      page_id=record.page_id, clockify_id=known.clockify_id if known else None,
+                      name=record.name, notion=record, known=known, verdict="fail",
+                      reason="validation", error=" ".join(record.invalid[:3]))
     if known and known.clockify_id:
         entity = snapshot.clockify.get(known.clockify_id)
         if entity is not None:
@@ -203,9 +208,16 @@ def _parent_problem(snapshot: Snapshot, record: NotionRecord) -> tuple[str, str]
     if parent in snapshot.parents.failed:
         return "parent_failed", f"Its parent was not synced: {snapshot.parents.failed[parent]}"
     if parent not in snapshot.parents.to_clockify:
-        return "parent_missing", ("It links a parent page that is trashed, unshared or not in "
-                                  "the parent database.")
+        return "validation", _missing_parent_fix(snapshot.kind, record)
     return None
+
+
+def _missing_parent_fix(kind: str, record: NotionRecord) -> str:
+    prop = record.props.get("parent", ("the parent relation", ""))[0]
+    database = {"project": "Clients", "task": "Projects"}[kind]
+    return (f"“{prop}” links a page that is not a synced page of the {database} database: it "
+            "is in another database, trashed, or not shared with the integration. Fix: "
+            f"link a page of the {database} database in “{prop}” in Notion.")
 
 
 def _create(snapshot: Snapshot, record: NotionRecord, known: Known | None, *, reason: str):

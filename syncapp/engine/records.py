@@ -40,6 +40,8 @@ class NotionRecord:
     props: dict[str, tuple[str, str]] = field(default_factory=dict)  # field → (name, type)
     problems: list[str] = field(default_factory=list)  # worth knowing, not blocking
     errors: list[str] = field(default_factory=list)  # the record cannot be synced as is
+    # Values a person must fix in Notion (each with the fix): a validation item for review.
+    invalid: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -107,6 +109,8 @@ def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
     return record
 
 
+PARENT_WORD = {"project": "client", "task": "project"}
+
 # Fields a database may simply not have: their property missing means "not synced".
 OPTIONAL_FIELDS = {"email", "address", "note", "billable", "color", "estimate"}
 
@@ -139,9 +143,11 @@ def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, 
     if "parent" in usable:
         relation = read_property(usable["parent"]) or []
         record.fields["parent"] = (relation or [None])[0]
-        if len(relation) > 1:
-            record.problems.append(f"{config.properties['parent']} links {len(relation)} "
-                                   "pages; the first one is used.")
+        if len(relation) > 1:  # picking one would be a guess
+            record.invalid.append(
+                f"“{config.properties['parent']}” links {len(relation)} pages, but a "
+                f"{config.kind} has one {PARENT_WORD[config.kind]} in Clockify. Fix: keep one "
+                f"in “{config.properties['parent']}” in Notion.")
     elif "parent" in config.properties:
         record.fields["parent"] = None
     for key in ("email", "address", "note"):
@@ -153,6 +159,11 @@ def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, 
     if "color" in usable:
         value = read_property(usable["color"])
         record.fields["color"] = color_to_hex(value if isinstance(value, str) else None)
+        if isinstance(value, str) and value.strip() and record.fields["color"] is None:
+            record.invalid.append(
+                f"“{config.properties['color']}” is “{value}”, which is not a colour Clockify "
+                "can show. Fix: choose a #rrggbb value or a Notion colour name (blue, red, "
+                "…) in Notion.")
     if "estimate" in usable:
         value = read_property(usable["estimate"])
         record.fields["estimate"] = round_hours(float(value)) if value not in (None, "") \
