@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself, before anything that would touch the session.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -240,6 +242,20 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 STATIC_URL = "static/"
 STATIC_ROOT = Path(str_var("STATIC_ROOT", str(VAR_DIR / "static")))
+# Production serves collectstatic's output compressed, under content-hashed names cached for
+# a year. DEBUG and the sandbox (demo, tests) serve the source files as they are, so they
+# need no collectstatic.
+STATIC_MANIFEST = bool_var("STATIC_MANIFEST", not DEBUG and not SANDBOX)
+try:  # whitenoise warns on every start while collectstatic has not run yet
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass  # a read-only deployment has run collectstatic at build time
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+                    if STATIC_MANIFEST else
+                    "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 SECURE_SSL_REDIRECT = bool_var("SECURE_SSL_REDIRECT", not DEBUG and not SANDBOX)
 SESSION_COOKIE_SECURE = bool_var("SECURE_COOKIES", not DEBUG and not SANDBOX)
