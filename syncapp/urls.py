@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import path, re_path
 
 from syncapp.views import export, health, mappings, overview, runs, settings_page
@@ -21,3 +22,13 @@ urlpatterns = [
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
     path("health/", health.health, name="health"),
 ]
+
+if settings.SANDBOX:  # "open in Notion / Clockify" lead here in the sandbox (views/links.py)
+    from syncapp.views import sandbox_records
+
+    urlpatterns += [
+        path("sandbox/notion/<str:page_id>/", sandbox_records.notion_record,
+             name="sandbox-notion-record"),
+        re_path(r"^sandbox/clockify/(?P<kind>client|project|task)/(?P<clockify_id>[^/]+)/$",
+                sandbox_records.clockify_record, name="sandbox-clockify-record"),
+    ]
