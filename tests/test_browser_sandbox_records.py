@@ -8,6 +8,8 @@ REQUIRE_BROWSER is set).
 # ruff: noqa: F811 - pytest fixtures imported by name
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from syncapp.models import EntityMapping
@@ -112,6 +114,12 @@ def test_rename_a_page_in_the_sandbox_notion_and_sync_now_carries_it_to_clockify
         WebDriverWait(browser, 60).until(
             lambda d: status.get_attribute("data-status") in FINISHED)
         assert status.get_attribute("data-status") == "succeeded", worker.error
+        # the Recent runs row of the same run followed the live card, without a reload
+        card = browser.find_element(By.CSS_SELECTOR, ".run-progress").get_attribute("id")
+        run_id = re.fullmatch(r"run-(\d+)-progress", card).group(1)
+        row = browser.find_element(By.CSS_SELECTOR, f"#recent-runs tr[data-run='{run_id}']")
+        assert row.find_element(By.CSS_SELECTOR, "[data-field=status]").text == "Succeeded"
+        assert not row.find_element(By.CSS_SELECTOR, "[data-field=phase]").is_displayed()
 
         # the other side, as the Clockify emulator now has it
         browser.get(record_page)
