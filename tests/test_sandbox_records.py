@@ -194,6 +194,22 @@ def test_bad_clockify_edits_are_refused_with_a_message(staff_client, synced, san
         assert "Archived." in said and sandbox.clockify.client(client_id)["archived"] is True
 
 
+def test_editing_both_sides_on_the_record_pages_makes_a_conflict_for_review(
+        staff_client, synced, sandbox):
+    from syncapp.models import PendingChange, ReviewStatus
+
+    follow_post(staff_client, notion_url(synced["project"]),
+                {"action": "set", "property": "Name", "value": "Site (Notion)"})
+    follow_post(staff_client, clockify_url("project", synced["clockify"]["project"]),
+                {"action": "rename", "name": "Site (Clockify)"})
+    sync()
+    pending = PendingChange.objects.get(status=ReviewStatus.PENDING, reason="conflict")
+    assert pending.diff["name"]["notion"] == "Site (Notion)"
+    assert pending.diff["name"]["clockify"] == "Site (Clockify)"
+    # the review's links can lead to the same record pages
+    assert notion_url(pending.notion_page_id) == f"/sandbox/notion/{synced['project']}/"
+
+
 # -- bad ids, a stopped emulator, who may come ------------------------------------------------
 def test_unknown_ids_show_a_clear_message_with_404(staff_client, sandbox):
     missing = "0badc0de-0000-4000-8000-000000000000"
