@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import path, re_path
 
-from syncapp.views import export, health, mappings, overview, runs, settings_page
+from syncapp.views import export, favicon, health, mappings, overview, runs, settings_page
 
 urlpatterns = [
     path("", overview.overview_page, name="overview"),
@@ -20,4 +21,15 @@ urlpatterns = [
     path("settings/", settings_page.settings_page, name="settings-page"),
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
     path("health/", health.health, name="health"),
+    path("favicon.ico", favicon.favicon, name="favicon"),
 ]
+
+if settings.SANDBOX:  # "open in Notion / Clockify" lead here in the sandbox (views/links.py)
+    from syncapp.views import sandbox_records
+
+    urlpatterns += [
+        path("sandbox/notion/<str:page_id>/", sandbox_records.notion_record,
+             name="sandbox-notion-record"),
+        re_path(r"^sandbox/clockify/(?P<kind>client|project|task)/(?P<clockify_id>[^/]+)/$",
+                sandbox_records.clockify_record, name="sandbox-clockify-record"),
+    ]

@@ -150,7 +150,8 @@ def detailed_run():
     return run
 
 
-def test_run_detail_shows_before_after_errors_and_links(staff_client, detailed_run):
+def test_run_detail_shows_before_after_errors_and_links(staff_client, detailed_run, settings):
+    settings.SANDBOX = False  # the real apps' links (the sandbox's: tests/test_sandbox_records.py)
     html = page(staff_client, "run-detail", detailed_run.pk, kind="client")
     assert "Acme" in html and "Bulk 000" not in html
     assert "<code>—</code> → <code>Acme</code>" in html and "in Clockify" in html
@@ -204,7 +205,8 @@ def test_progress_json_has_phase_and_counts_per_kind(staff_client):
 
 
 # -- mapping browser --------------------------------------------------------------------------
-def test_mapping_browser_lists_parent_state_and_searches(staff_client):
+def test_mapping_browser_lists_parent_state_and_searches(staff_client, settings):
+    settings.SANDBOX = False  # the real apps' links
     client = EntityMapping.objects.create(kind="client", notion_page_id="c" * 32,
                                           clockify_id="cl-9", name="Acme",
                                           state=MappingState.LINKED,

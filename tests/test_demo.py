@@ -87,3 +87,57 @@ def test_demo_serves_login_and_admin(tmp_path):
     assert (tmp_path / "sandbox.json").exists()
     assert "Stopped." in demo.stdout.read()
     assert not running(f"runserver\x00127.0.0.1:{port}"), "the web server outlived the demo"
+
+
+STARTUP_LINES = ("Starting development server", "Quit the server with", "Q Cluster",
+                 "ready for work")
+
+
+@pytest.mark.slow
+def test_demo_prints_the_login_line_last_and_at_once(tmp_path):
+    """After the web server's and the worker's start-up lines, not lost among them; and
+    flushed: stdout here is a pipe without PYTHONUNBUFFERED, so an unflushed line would only
+    arrive when the demo exits."""
+    import queue
+    import threading
+
+    port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "SANDBOX": "true", "DEBUG": "true", "VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    env.pop("PYTHONUNBUFFERED", None)
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", f"--port={port}", f"--sandbox-port={sandbox_port}"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in demo.stdout] + [lines.put(None)],
+                     daemon=True).start()
+    before: list[str] = []
+    try:
+        while True:
+            line = lines.get(timeout=90)  # a buffered login line never comes while it runs
+            assert line is not None, "demo exited early:\n" + "".join(before)
+            if "login: admin /" in line:
+                break
+            before.append(line)
+        assert demo.poll() is None  # it came while the demo runs: flushed
+        text = "".join(before)
+        assert "Quit the server with" in text and re.search(r"Q Cluster .* running\.", text)
+        # the web server is already up when the line is printed
+        first = requests.get(f"http://127.0.0.1:{port}/", allow_redirects=False, timeout=5)
+        assert first.status_code == 302
+        assert "Sandbox emulators:" in lines.get(timeout=10)
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            raise
+    after = []
+    while (line := lines.get(timeout=10)) is not None:
+        after.append(line)
+    assert after[-1].strip() == "Stopped."
+    started_late = [line for line in after if any(s in line for s in STARTUP_LINES)
+                    and "stop" not in line]
+    assert not started_late, started_late

@@ -210,5 +210,10 @@ class NotionClient(ApiClient):
         return self.request("PATCH", "/v1/pages/{page_id}", json={"properties": properties},
                             page_id=page_id).json()
 
+    def set_in_trash(self, page_id: str, in_trash: bool) -> dict:
+        """Move a page to the trash, or restore it (Notion's `in_trash`, once `archived`)."""
+        return self.request("PATCH", "/v1/pages/{page_id}", json={"in_trash": in_trash},
+                            page_id=page_id).json()
+
     def me(self) -> dict:
         return self.request("GET", "/v1/users/me").json()

@@ -37,6 +37,7 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         "chart": overview.activity(),
     }
     context["mapped_total"] = sum(row["total"] for row in context["mapped"])
+    context["chart_peak"] = max([b.changes + b.problems for b in context["chart"]] + [0])
     return render(request, "syncapp/overview.html", context)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +21,20 @@ from django.core.management.base import BaseCommand, CommandError
 from syncapp.sandbox.demo import seed_demo
 from syncapp.sandbox.server import serve
 from syncapp.sandbox.workspace import Sandbox
+
+START_SECONDS = 60
+QUIET_SECONDS = 0.5  # the children's start-up lines come in bursts; let the last one land
+QCLUSTER_RUNNING = re.compile(r"Q Cluster .* running\.")
+OUTPUT_LOCK = threading.Lock()
+
+
+def _listening(port: int) -> bool:
+    """Whether the web server accepts connections (a bare connect: no request in its log)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _interrupt(signum, frame):
@@ -51,15 +67,18 @@ class Command(BaseCommand):
         env = {**os.environ, "SANDBOX": "true",
                "SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}"}
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        children = [
-            subprocess.Popen([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env),
-            subprocess.Popen([*manage, "qcluster"], env=env),
-        ]
-        self.stdout.write(self.style.SUCCESS(
-            f"\nDashboard: http://127.0.0.1:{port}/   login: admin / {password}\n"
-            f"Sandbox emulators: http://127.0.0.1:{sandbox_port}/   Ctrl-C stops everything.\n"
-        ))
+        env["PYTHONUNBUFFERED"] = "1"  # their lines arrive as they happen, not at exit
+        children = [self._start([*manage, "runserver", f"127.0.0.1:{port}", "--noreload"], env),
+                    self._start([*manage, "qcluster"], env)]
         try:
+            # The login line comes last, once both have said their start-up lines, where a
+            # person sees it; flushed, because stdout may be a pipe (tee, a log) that buffers.
+            self._wait_until_up(children, port)
+            self.stdout.write(self.style.SUCCESS(
+                f"\nDashboard: http://127.0.0.1:{port}/   login: admin / {password}\n"
+                f"Sandbox emulators: http://127.0.0.1:{sandbox_port}/   "
+                f"Ctrl-C stops everything.\n"))
+            self.stdout.flush()
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
         except KeyboardInterrupt:
@@ -72,9 +91,46 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+            for child in children:
+                child.passer.join(timeout=5)  # their last lines before ours
             server.shutdown()
             sandbox.save(state)
             self.stdout.write("Stopped.")
+            self.stdout.flush()
+
+    def _start(self, command: list[str], env: dict) -> subprocess.Popen:
+        """Start a child whose output we pass on line by line (see _wait_until_up)."""
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, bufsize=1)
+        child.ready = threading.Event()  # type: ignore[attr-defined]
+        child.last_output = time.monotonic()  # type: ignore[attr-defined]
+        child.passer = threading.Thread(target=self._pass_on, args=(child,), daemon=True)
+        child.passer.start()
+        return child
+
+    def _pass_on(self, child: subprocess.Popen) -> None:
+        for line in child.stdout:
+            child.last_output = time.monotonic()
+            with OUTPUT_LOCK:
+                self.stdout.write(line, ending="")
+                self.stdout.flush()
+            if QCLUSTER_RUNNING.search(line):
+                child.ready.set()
+
+    def _wait_until_up(self, children: list[subprocess.Popen], port: int) -> None:
+        """Until the web server answers, the worker says it runs, and both fall quiet."""
+        worker = children[1]
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if any(child.poll() is not None for child in children):
+                raise CommandError("The web server or the worker stopped while starting; "
+                                   "its output is above.")
+            if worker.ready.is_set() and _listening(port) \
+                    and time.monotonic() - max(c.last_output for c in children) > QUIET_SECONDS:
+                return
+            time.sleep(0.1)
+        self.stderr.write(f"The demo did not come up within {START_SECONDS} s; "
+                          "it may still be starting.")
 
     def _admin_login(self) -> str:
         # A fresh password each start: printed here, never stored in a file.
