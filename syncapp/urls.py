@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import path, re_path
 
-from syncapp.views import export, favicon, health, mappings, overview, runs, settings_page
+from syncapp.views import (
+    export,
+    favicon,
+    health,
+    mappings,
+    metrics,
+    overview,
+    runs,
+    settings_page,
+)
 
 urlpatterns = [
     path("", overview.overview_page, name="overview"),
@@ -22,6 +31,7 @@ urlpatterns = [
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
     path("health/", health.health, name="health"),
     path("favicon.ico", favicon.favicon, name="favicon"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 if settings.SANDBOX:  # "open in Notion / Clockify" lead here in the sandbox (views/links.py)

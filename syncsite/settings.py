@@ -7,6 +7,7 @@ start-up with a message naming the variable (see syncsite/envconfig.py).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -226,6 +227,10 @@ if SANDBOX:
     SALESFORCE_CLIENT_ID = _sandbox_salesforce.CLIENT_ID
     SALESFORCE_CLIENT_SECRET = _sandbox_salesforce.CLIENT_SECRET
 
+# --- Metrics ------------------------------------------------------------------------
+# Bearer tokens accepted at /metrics (comma list, for rotation); staff sessions always are.
+METRICS_TOKENS = list_var("METRICS_TOKENS", [])
+
 # --- Retention ------------------------------------------------------------------------
 # Poll runs that changed nothing are deleted after this many days (the audit trail of runs
 # that did something is kept); handled webhook deliveries after WEBHOOK_RETENTION_DAYS.
@@ -246,10 +251,10 @@ STATIC_ROOT = Path(str_var("STATIC_ROOT", str(VAR_DIR / "static")))
 # a year. DEBUG and the sandbox (demo, tests) serve the source files as they are, so they
 # need no collectstatic.
 STATIC_MANIFEST = bool_var("STATIC_MANIFEST", not DEBUG and not SANDBOX)
-try:  # whitenoise warns on every start while collectstatic has not run yet
+# whitenoise warns on every start while the folder is missing; a read-only deployment has
+# run collectstatic at build time.
+with contextlib.suppress(OSError):
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-except OSError:
-    pass  # a read-only deployment has run collectstatic at build time
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"

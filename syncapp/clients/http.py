@@ -51,6 +51,7 @@ class Throttle:
         self._tokens = float(burst)
         self._last = clock()
         self._lock = threading.Lock()
+        self.waited = 0.0  # seconds spent waiting for the rate, for metrics
 
     def wait(self) -> None:
         with self._lock:
@@ -60,6 +61,7 @@ class Throttle:
             if self._tokens < 1:
                 delay = (1 - self._tokens) / self.rate
                 self._sleep(delay)
+                self.waited += delay
                 self._last = self._clock()
                 self._tokens = 0.0
             else:
@@ -103,6 +105,8 @@ class ApiClient:
         self.throttle = Throttle(rate, burst, clock=clock, sleep=sleep)
         self.calls: Counter[str] = Counter()
         self.retries = 0
+        self.rate_limited = 0  # 429s (and Notion's 529s) answered to us
+        self.backoff_waited = 0.0  # seconds slept before retries
 
     # -- subclass hooks ---------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:
@@ -116,9 +120,17 @@ class ApiClient:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    @property
+    def waited(self) -> float:
+        """Seconds spent waiting: the throttle's pacing plus backoff before retries."""
+        return self.throttle.waited + self.backoff_waited
+
     def reset_counts(self) -> None:
         self.calls.clear()
         self.retries = 0
+        self.rate_limited = 0
+        self.backoff_waited = 0.0
+        self.throttle.waited = 0.0
 
     # -- the request cycle ----------------------------------------------------------------
     def request(
@@ -170,9 +182,13 @@ class ApiClient:
                         status=error.status, code=error.code, request_id=error.request_id,
                         endpoint=endpoint,
                     ) from error
+            if isinstance(error, RateLimited):
+                self.rate_limited += 1
             if error.permanent or attempt >= self.max_retries:
                 raise error
-            self.sleep(self._delay(attempt, error))
+            delay = self._delay(attempt, error)
+            self.sleep(delay)
+            self.backoff_waited += delay
             attempt += 1
             self.retries += 1
 

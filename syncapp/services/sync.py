@@ -366,6 +366,8 @@ class SyncSession:
 
 def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
     return {client.service: {"total": client.total_calls, "retries": client.retries,
+                             "rate_limited": client.rate_limited,
+                             "waited_seconds": round(client.waited, 3),
                              "by_endpoint": dict(client.calls)}
             for client in (notion, clockify)}
 
