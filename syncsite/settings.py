@@ -275,11 +275,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Logging ----------------------------------------------------------------------
+# LOG_FORMAT=json: one JSON object a line (log shippers); plain: readable lines. Both carry
+# the id of the run a line belongs to (syncapp/logcontext.py).
+LOG_FORMAT = str_var("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("Setting LOG_FORMAT is malformed: expected plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"run_id": {"()": "syncapp.logcontext.RunIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s run=%(run_id)s %(message)s"},
+        "json": {"()": "syncapp.logcontext.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["run_id"]}},
     "root": {"handlers": ["console"], "level": str_var("LOG_LEVEL", "INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }

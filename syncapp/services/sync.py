@@ -38,6 +38,7 @@ from syncapp.models import (
     RunStatus,
     SyncRun,
 )
+from syncapp import logcontext
 from syncapp.services import connections, review, snapshots
 from syncapp.services.apply import Applier
 
@@ -389,7 +390,13 @@ def run_sync(options: SyncOptions, *, run: SyncRun | None = None,
                                         dry_run=options.dry_run, kinds=options.kinds,
                                         triggered_by=options.triggered_by)
     run.watermark = None if options.targeted else timezone.now()
-    session = SyncSession(run, options, notion, clockify)
+    with logcontext.bound_run(run.pk):
+        return _run_session(SyncSession(run, options, notion, clockify), since)
+
+
+def _run_session(session: SyncSession, since) -> SyncRun:
+    """Read, plan and apply every kind; a crash marks the run failed before it propagates."""
+    run, notion, clockify = session.run, session.notion, session.clockify
     try:
         session.read_notion(since)
         for kind in session.kinds:
