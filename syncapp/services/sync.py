@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from syncapp import logcontext
 from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import ApiError, AuthError, NotFound
 from syncapp.clients.notion import NotionClient
@@ -38,7 +39,6 @@ from syncapp.models import (
     RunStatus,
     SyncRun,
 )
-from syncapp import logcontext
 from syncapp.services import connections, review, snapshots
 from syncapp.services.apply import Applier
 
