@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path, re_path
 
 from syncapp.views import export, health, mappings, overview, runs, settings_page
+from syncapp.views.webhook_tokens import activate_notion_token
 
 urlpatterns = [
     path("", overview.overview_page, name="overview"),
@@ -19,5 +20,7 @@ urlpatterns = [
     path("mappings/", mappings.mapping_list, name="mapping-list"),
     path("settings/", settings_page.settings_page, name="settings-page"),
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
+    path("settings/notion-tokens/<int:token_id>/activate/", activate_notion_token,
+         name="notion-token-activate"),
     path("health/", health.health, name="health"),
 ]

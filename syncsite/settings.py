@@ -229,6 +229,9 @@ if SANDBOX:
 # that did something is kept); handled webhook deliveries after WEBHOOK_RETENTION_DAYS.
 IDLE_POLL_RETENTION_DAYS = int_var("IDLE_POLL_RETENTION_DAYS", 2, minimum=1)
 WEBHOOK_RETENTION_DAYS = int_var("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
+# Refused (401, 413, 429) and invalid (400) deliveries kept per source, newest first: a flood
+# cannot outgrow the retention between prunes; the admin counts what was dropped.
+WEBHOOK_REFUSED_KEPT = int_var("WEBHOOK_REFUSED_KEPT", 1000, minimum=10)
 
 # --- Auth, static, security ---------------------------------------------------------
 LOGIN_URL = "admin:login"
