@@ -179,9 +179,10 @@ def finish(delivery: WebhookDelivery, outcome: Outcome, *, error: str = "") -> W
                           DeliveryStatus.DUPLICATE):
         delivery.processed_at = timezone.now()
     try:
-        with transaction.atomic():
-            delivery.save()
+        delivery.save()
     except DatabaseError:
+        if transaction.get_connection().in_atomic_block:
+            raise  # inside process(): its handler rolls back and records the failure
         # Our own failure: still leave an outcome on the row, and answer 500 (retried).
         log.exception("webhook delivery %s: could not save its outcome", delivery.pk)
         delivery.status, delivery.response_status = DeliveryStatus.FAILED, 500
