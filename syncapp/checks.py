@@ -15,6 +15,13 @@ DATABASE_SETTINGS = (
     "NOTION_TASKS_DATABASE_ID",
 )
 
+# Compared or sent exactly as set (never stripped): whitespace around one is a mistake.
+SECRET_SETTINGS = (
+    "SECRET_KEY", "NOTION_TOKEN", "CLOCKIFY_API_KEY", "CLOCKIFY_WEBHOOK_TOKENS",
+    "NOTION_TRIGGER_TOKENS", "NOTION_WEBHOOK_SECRET", "SALESFORCE_ACCESS_TOKEN",
+    "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET",
+)
+
 
 def _missing(name: str, check_id: str, hint: str) -> Error:
     return Error(f"{name} is not set.", hint=hint, id=check_id)
@@ -94,6 +101,23 @@ def check_salesforce(app_configs=None, **kwargs) -> list:
              "SALESFORCE_CLIENT_SECRET (OAuth client credentials), or unset the URL.",
         id="syncapp.E009",
     )]
+
+
+@register("syncapp")
+def check_secret_whitespace(app_configs=None, **kwargs) -> list:
+    warnings = []
+    for name in SECRET_SETTINGS:
+        value = getattr(settings, name, "")
+        values = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(v, str) and v != v.strip() for v in values):
+            # Never the value itself: only where the whitespace is.
+            warnings.append(Warning(
+                f"{name} has whitespace before or after it (or around a comma-separated item).",
+                hint="Secrets are used exactly as set, so the sender's value will not match. "
+                     "Remove the whitespace (a file given by NAME_FILE may end in one newline).",
+                id="syncapp.W004",
+            ))
+    return warnings
 
 
 @register(Tags.security, deploy=True)

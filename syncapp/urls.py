@@ -15,6 +15,7 @@ from syncapp.views import (
     runs,
     settings_page,
 )
+from syncapp.views.webhook_tokens import activate_notion_token
 
 urlpatterns = [
     path("", overview.overview_page, name="overview"),
@@ -29,6 +30,8 @@ urlpatterns = [
     path("mappings/", mappings.mapping_list, name="mapping-list"),
     path("settings/", settings_page.settings_page, name="settings-page"),
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
+    path("settings/notion-tokens/<int:token_id>/activate/", activate_notion_token,
+         name="notion-token-activate"),
     path("health/", health.health, name="health"),
     path("favicon.ico", favicon.favicon, name="favicon"),
     path("metrics", metrics.metrics, name="metrics"),

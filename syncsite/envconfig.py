@@ -3,10 +3,16 @@
 django-environ does the parsing (URLs, lists, .env files); these wrappers make a
 malformed value stop start-up with a message that names the variable, instead
 of silently becoming False or a default.
+
+Every variable NAME can instead come from a file named by NAME_FILE (the Docker
+secrets convention): its contents, minus one trailing newline. Secrets
+(`secret_var`, `secret_list_var`) are taken exactly as given: never stripped,
+never interpolated; `manage.py check` warns about whitespace around one.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,9 +25,41 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+def _from_file(name: str) -> str | None:
+    """The contents of the file NAME_FILE names (one trailing newline removed), or None."""
+    path = os.environ.get(f"{name}_FILE")
+    if path is None:
+        return None
+    if os.environ.get(name) is not None:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ImproperlyConfigured(
+            f"Setting {name}_FILE: cannot read the file it names ({reason}).") from None
+    return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+
+
 def _raw(name: str) -> str | None:
-    value = env.str(name, default=None)
+    value = _from_file(name)
+    if value is None:
+        value = env.str(name, default=None)
     return None if value is None else value.strip()
+
+
+def secret_var(name: str, default: str = "") -> str:
+    """A secret exactly as given in NAME or NAME_FILE (no stripping, no $interpolation)."""
+    value = _from_file(name)
+    if value is None:
+        value = os.environ.get(name)
+    return default if value is None else value
+
+
+def secret_list_var(name: str) -> list[str]:
+    """A comma list of secrets (rotation); items are kept exactly, empty ones dropped."""
+    return [item for item in secret_var(name).split(",") if item]
 
 
 def _fail(name: str, value: str, expected: str) -> ImproperlyConfigured:

@@ -2,7 +2,8 @@
 
 Everything comes from the environment (or a `.env` file beside manage.py);
 `.env.example` lists every variable with a comment. A malformed value stops
-start-up with a message naming the variable (see syncsite/envconfig.py).
+start-up with a message naming the variable (see syncsite/envconfig.py). Any
+variable NAME may be given as a file instead, NAME_FILE (Docker secrets).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from syncsite.envconfig import (
     float_var,
     int_var,
     list_var,
+    secret_list_var,
+    secret_var,
     str_var,
     url_var,
 )
@@ -31,7 +34,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = bool_var("DEBUG", False)
 SANDBOX = bool_var("SANDBOX", False)
 _DEV_SECRET = "insecure-dev-key-only-for-the-sandbox-demo-and-tests"  # noqa: S105
-SECRET_KEY = str_var("SECRET_KEY", _DEV_SECRET if (DEBUG or SANDBOX) else "")
+SECRET_KEY = secret_var("SECRET_KEY", _DEV_SECRET if (DEBUG or SANDBOX) else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "Setting SECRET_KEY is required outside DEBUG/SANDBOX mode "
@@ -132,7 +135,7 @@ else:
 
 # --- Notion and Clockify --------------------------------------------------------
 SANDBOX_URL = url_var("SANDBOX_URL", "http://127.0.0.1:8765")
-NOTION_TOKEN = str_var("NOTION_TOKEN")
+NOTION_TOKEN = secret_var("NOTION_TOKEN")
 NOTION_API_URL = url_var("NOTION_API_URL", "https://api.notion.com")
 NOTION_VERSION = str_var("NOTION_VERSION", "2025-09-03")
 NOTION_CLIENTS_DATABASE_ID = str_var("NOTION_CLIENTS_DATABASE_ID")
@@ -142,7 +145,7 @@ NOTION_TASKS_DATABASE_ID = str_var("NOTION_TASKS_DATABASE_ID")
 # least a second each (Retry-After is in whole seconds).
 NOTION_REQUESTS_PER_SECOND = float_var("NOTION_REQUESTS_PER_SECOND", 25.0 if SANDBOX else 2.9,
                                        minimum=0.01)
-CLOCKIFY_API_KEY = str_var("CLOCKIFY_API_KEY")
+CLOCKIFY_API_KEY = secret_var("CLOCKIFY_API_KEY")
 CLOCKIFY_API_URL = url_var("CLOCKIFY_API_URL", "https://api.clockify.me/api/v1")
 CLOCKIFY_WORKSPACE_ID = str_var("CLOCKIFY_WORKSPACE_ID")
 # Paid plans allow 50 requests/s; 5 leaves room for other integrations on the key.
@@ -202,18 +205,19 @@ EMAIL_TIMEOUT = 10
 
 # --- Webhooks, rollup and Salesforce ------------------------------------------------
 # Secrets accepted at /hooks/...; comma lists, so a new secret can be added before the old
-# one is removed (rotation without downtime). An empty list refuses every delivery.
-CLOCKIFY_WEBHOOK_TOKENS = list_var("CLOCKIFY_WEBHOOK_TOKENS", [])
-NOTION_TRIGGER_TOKENS = list_var("NOTION_TRIGGER_TOKENS", [])
+# one is removed (rotation without downtime). An empty list refuses every delivery. Compared
+# exactly: no spaces after the commas (`manage.py check` warns about whitespace, W004).
+CLOCKIFY_WEBHOOK_TOKENS = secret_list_var("CLOCKIFY_WEBHOOK_TOKENS")
+NOTION_TRIGGER_TOKENS = secret_list_var("NOTION_TRIGGER_TOKENS")
 # Takes precedence over the verification token stored from Notion's handshake.
-NOTION_WEBHOOK_SECRET = list_var("NOTION_WEBHOOK_SECRET", [])
+NOTION_WEBHOOK_SECRET = secret_list_var("NOTION_WEBHOOK_SECRET")
 # Number property that receives tracked hours per task and project; empty disables.
 NOTION_TRACKED_PROPERTY = str_var("NOTION_TRACKED_PROPERTY", "Tracked (h)")
 # Optional: forward completed time entries to Salesforce as Events.
 SALESFORCE_INSTANCE_URL = url_var("SALESFORCE_INSTANCE_URL", "")
-SALESFORCE_ACCESS_TOKEN = str_var("SALESFORCE_ACCESS_TOKEN")
-SALESFORCE_CLIENT_ID = str_var("SALESFORCE_CLIENT_ID")
-SALESFORCE_CLIENT_SECRET = str_var("SALESFORCE_CLIENT_SECRET")
+SALESFORCE_ACCESS_TOKEN = secret_var("SALESFORCE_ACCESS_TOKEN")
+SALESFORCE_CLIENT_ID = secret_var("SALESFORCE_CLIENT_ID")
+SALESFORCE_CLIENT_SECRET = secret_var("SALESFORCE_CLIENT_SECRET")
 SALESFORCE_API_VERSION = str_var("SALESFORCE_API_VERSION", "v60.0")
 if not re.fullmatch(r"v?\d{2,3}\.0", SALESFORCE_API_VERSION):
     raise ImproperlyConfigured(
@@ -236,6 +240,9 @@ METRICS_TOKENS = list_var("METRICS_TOKENS", [])
 # that did something is kept); handled webhook deliveries after WEBHOOK_RETENTION_DAYS.
 IDLE_POLL_RETENTION_DAYS = int_var("IDLE_POLL_RETENTION_DAYS", 2, minimum=1)
 WEBHOOK_RETENTION_DAYS = int_var("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
+# Refused (401, 413, 429) and invalid (400) deliveries kept per source, newest first: a flood
+# cannot outgrow the retention between prunes; the admin counts what was dropped.
+WEBHOOK_REFUSED_KEPT = int_var("WEBHOOK_REFUSED_KEPT", 1000, minimum=10)
 
 # --- Auth, static, security ---------------------------------------------------------
 LOGIN_URL = "admin:login"

@@ -116,6 +116,65 @@ def test_an_entry_without_an_id_is_400_and_nothing_is_stored(client, hooks):
     assert TimeEntry.objects.count() == 0
 
 
+def _interval(**changes) -> dict:
+    return {**entry_body()["timeInterval"], **changes}
+
+
+# Bodies Clockify could resend forever without success: each is refused 400 with its reason
+# (the sender stops retrying), stored as invalid, and nothing is applied.
+NEVER_SUCCEED = {
+    "start-overflowing-to-infinity": (b'{"id": "e1", "timeInterval": {"start": 1e999}}',
+                                      "Number out of range"),
+    "start-out-of-datetime-range": ({"timeInterval": _interval(start=1e300)},
+                                    "timeInterval.start is out of range"),
+    "start-not-a-date": ({"timeInterval": _interval(start="next tuesday")},
+                         "timeInterval.start is not a date-time"),
+    "end-a-list": ({"timeInterval": _interval(end=[1])}, "timeInterval.end is not a date-time"),
+    "end-year-beyond-utc": ({"timeInterval": _interval(end="9999-12-31T23:59:59-05:00")},
+                            "timeInterval.end is out of range"),
+    "span-of-ten-thousand-years": (
+        {"timeInterval": _interval(start="0001-01-01T00:00:00Z", end="9999-01-01T00:00:00Z")},
+        "more than 68 years"),
+    "interval-a-string": ({"timeInterval": "x"}, "timeInterval is not an object"),
+    "user-a-string": ({"user": "x"}, "user is not an object"),
+    "task-a-number": ({"task": 7}, "task is not an object"),
+    "user-id-a-number": ({"user": {"id": 5}}, "user.id is not a Clockify id"),
+    "id-of-300-characters": ({"id": "e" * 300}, "id is not a Clockify id"),
+    "id-a-number": ({"id": 123}, "id is not a Clockify id"),
+    "id-blank": ({"id": "  "}, "id is not a Clockify id"),
+    "project-id-of-300-characters": ({"projectId": "p" * 300}, "projectId is not a Clockify id"),
+    "workspace-id-an-object": ({"workspaceId": {"a": 1}}, "workspaceId is not a Clockify id"),
+    "description-an-object": ({"description": {"a": 1}}, "description is not a string"),
+    "tag-ids-a-string": ({"tagIds": "t"}, "tagIds is not a list"),
+    "change-date-out-of-range": ({"changeDate": 1e300}, "changeDate is out of range"),
+}
+
+
+@pytest.mark.parametrize("event", ["NEW_TIME_ENTRY", "TIME_ENTRY_DELETED"])
+@pytest.mark.parametrize("case", sorted(NEVER_SUCCEED))
+def test_a_time_entry_that_can_never_succeed_is_400_with_its_reason(client, hooks, case, event):
+    change, reason = NEVER_SUCCEED[case]
+    body = change if isinstance(change, bytes) else {**entry_body("e1"), **change}
+    response = post_clockify(client, event, body)
+    assert response.status_code == 400, response.content
+    assert reason in response.json()["reason"]
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.MALFORMED and reason in delivery.message
+    assert delivery.response_status == 400 and delivery.dedupe_key is None
+    assert TimeEntry.objects.count() == 0 and RollupState.objects.count() == 0
+
+
+def test_an_entity_event_with_an_over_long_id_is_400(client, hooks):
+    assert send(client, "PROJECT_UPDATED", {"id": "p" * 300, "name": "x"}) == 400
+    assert "id is not a Clockify id" in WebhookDelivery.objects.get().message
+    assert SyncRun.objects.count() == 0
+
+
+def test_an_unused_event_type_is_not_validated_but_ignored(client, hooks):
+    assert send(client, "NEW_TAG", {"id": "t" * 300, "user": "x"}) == 200
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.IGNORED
+
+
 def test_irrelevant_and_foreign_events_are_200_ignored(client, hooks):
     assert send(client, "NEW_TAG", {"id": "tag", "name": "x"}) == 200
     assert send(client, "NEW_TIME_ENTRY", entry_body(workspaceId="another-workspace")) == 200

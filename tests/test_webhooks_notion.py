@@ -97,14 +97,14 @@ def test_automation_sample_is_accepted(client, hooks):
 
 
 # -- integration webhooks: the verification handshake ---------------------------------------
-def test_verification_handshake_stores_the_token_which_then_signs(client, sandbox, settings,
-                                                                  admin_client):
+def test_verification_handshake_stores_the_token_pending_and_staff_make_it_sign(
+        client, sandbox, settings, admin_client):
     settings.NOTION_WEBHOOK_SECRET = []
     request = load_shared("notion-samples/webhooks/integration.verification_request.json")
     token = request["verification_token"]
     assert post_event(client, request, key=None).status_code == 200
     subscription = NotionWebhookSubscription.objects.get()
-    assert subscription.verification_token == token and subscription.active
+    assert subscription.verification_token == token and not subscription.active
     delivery = last()
     assert delivery.event_type == "verification" and token not in delivery.body
     assert not delivery.reprocessable
@@ -116,19 +116,24 @@ def test_verification_handshake_stores_the_token_which_then_signs(client, sandbo
     assert token in detail
     assert token not in admin_client.get(
         f"/admin/syncapp/webhookdelivery/{delivery.pk}/change/").content.decode()
-    # once stored, it is the signing key
+    # pending: it signs nothing; once staff activate it, it is the signing key
+    assert post_event(client, page_event("page-1"), key=token).status_code == 401
+    admin_client.post("/admin/syncapp/notionwebhooksubscription/",
+                      {"action": "activate", "_selected_action": [subscription.pk]})
     assert post_event(client, page_event("page-1"), key=token).status_code == 202
     assert post_event(client, page_event("page-1"), key="another").status_code == 401
 
 
-def test_a_later_handshake_waits_for_staff_and_the_environment_takes_precedence(
+def test_two_active_tokens_allow_a_switch_over_and_the_environment_takes_precedence(
         client, sandbox, settings, admin_client):
     settings.NOTION_WEBHOOK_SECRET = []
     post_event(client, {"verification_token": "secret_first_00000000000000000"}, key=None)
     post_event(client, {"verification_token": "secret_second_0000000000000000"}, key=None)
-    second = NotionWebhookSubscription.objects.get(
-        verification_token="secret_second_0000000000000000")
-    assert not second.active
+    first, second = (NotionWebhookSubscription.objects.get(verification_token=t) for t in
+                     ("secret_first_00000000000000000", "secret_second_0000000000000000"))
+    assert not first.active and not second.active
+    admin_client.post("/admin/syncapp/notionwebhooksubscription/",
+                      {"action": "activate", "_selected_action": [first.pk]})
     assert post_event(client, page_event("p"), key=second.verification_token).status_code == 401
     admin_client.post("/admin/syncapp/notionwebhooksubscription/",
                       {"action": "activate", "_selected_action": [second.pk]})
@@ -223,3 +228,20 @@ def test_echo_check_failing_fast_still_queues_the_sync(client, hooks):
     assert post_event(client, page_event("p", authors=bot)).status_code == 202  # not known
     assert hooks.notion.call_count("GET", "/v1/users/me") == 1  # no retries inline
     assert post_event(client, page_event("p", authors=bot)).status_code == 200  # now known
+
+
+# -- bodies that can never be processed (issue 9) -----------------------------------------------
+def test_a_button_body_whose_page_id_is_not_an_id_is_400(client, hooks):
+    body = button_body("x" * 300)
+    response = post_trigger(client, body)
+    assert response.status_code == 400 and "data.id" in response.json()["reason"]
+    assert post_trigger(client, {**button_body("p"), "data": "x"}).status_code == 400
+    assert last().status == DeliveryStatus.MALFORMED and not queued()
+
+
+def test_an_event_whose_entity_is_not_a_page_reference_is_400(client, hooks):
+    response = post_event(client, {**page_event("p"), "entity": "x"})
+    assert response.status_code == 400 and "entity" in response.json()["reason"]
+    response = post_event(client, page_event("x" * 300))
+    assert response.status_code == 400 and "entity.id" in response.json()["reason"]
+    assert last().status == DeliveryStatus.MALFORMED and not queued()

@@ -1,6 +1,8 @@
-"""The security contract every webhook source keeps (issue: inbound webhooks).
+"""The security contract every webhook source keeps (issues: inbound webhooks, 9).
 
-Store first, then verify: a refused delivery is recorded but nothing is processed.
+Parse with guards, store, then verify: a refused delivery is recorded but nothing is
+processed; a hostile body is 400 with its reason, stored as invalid, never a 500; every
+delivery ends with an outcome; refused and invalid ones are capped per source.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from syncapp.models import DeliveryStatus, SyncRun, TimeEntry, WebhookDelivery
+from syncapp.models import (
+    DeliveryStatus,
+    DroppedDeliveries,
+    SyncRun,
+    TimeEntry,
+    WebhookDelivery,
+)
 from syncapp.webhooks.store import MAX_BODY_BYTES
 from syncapp.webhooks.verify import notion_signature, notion_signature_valid
 from tests.conftest import load_shared
@@ -214,3 +222,121 @@ def test_secrets_never_reach_the_logs(client, sandbox, settings, caplog):
     post_trigger(client, button_body(PAGE), secret="trigger-secret-value-0002")
     assert "secret-value" not in caplog.text
     assert "refused" in caplog.text
+
+
+# -- hostile bodies (issue 9, item 2): the contract every endpoint keeps ---------------------
+# (name, raw body, words of the reason). Each can never be processed: 400 with the reason,
+# stored (storable) as invalid, never a 500 or a delivery left without an outcome.
+HOSTILE = [
+    ("deep-arrays", b"[" * 100_000, "nested deeper"),
+    ("deep-objects", b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "nested deeper"),
+    ("deep-inside-an-object", b'{"id": "x", "data": ' + b"[" * 40 + b"]" * 40 + b"}",
+     "nested deeper"),
+    ("nul-escape", b'{"id": "a\\u0000b", "description": "x"}', "NUL"),
+    ("nul-in-a-key", b'{"a\\u0000": 1}', "NUL"),
+    ("lone-surrogate", b'{"id": "x", "description": "\\ud800"}', "lone surrogate"),
+    ("lone-low-surrogate-in-a-key", b'{"\\udc00": "x"}', "lone surrogate"),
+    ("overflow-1e999", b'{"id": "x", "timeInterval": {"start": 1e999}}', "out of range"),
+    ("nan", b'{"id": "x", "n": NaN}', "not a JSON number"),
+    ("huge-integer", b'{"id": "x", "n": ' + b"9" * 5_000 + b"}", "out of range"),
+    ("top-level-array", b"[1, 2]", "not a JSON object"),
+    ("top-level-string", b'"text"', "not a JSON object"),
+    ("top-level-null", b"null", "not a JSON object"),
+    ("invalid-utf8", b'{"id": "\xff\xfe"}', "not valid UTF-8"),
+    ("raw-nul-byte", b'{"id": "a\x00b"}', "not JSON"),
+    ("empty", b"", "not JSON"),
+    ("truncated", b'{"id": "abc", ', "not JSON"),
+]
+
+
+def post_raw(client, hook: Hook, body: bytes, secret: str | None):
+    """Post raw bytes to the hook, with the secret (or signature) it expects."""
+    if hook.url == CLOCKIFY_URL:
+        return post_clockify(client, "NEW_TIME_ENTRY", body, token=secret)
+    if hook.url == TRIGGER_URL:
+        return post_trigger(client, body, secret=secret)
+    return post_event(client, body, key=secret)
+
+
+def assert_every_delivery_has_an_outcome():
+    assert not WebhookDelivery.objects.filter(status=DeliveryStatus.RECEIVED).exists()
+    assert not WebhookDelivery.objects.filter(response_status__isnull=True).exists()
+
+
+@pytest.mark.parametrize("name,body,reason", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_body_is_400_with_its_reason_and_stored_as_invalid(client, hook, name, body,
+                                                                     reason):
+    response = post_raw(client, hook, body, "current-secret-000000000001")
+    assert response.status_code == 400, response.content
+    assert reason in response.json()["reason"]
+    delivery = last_delivery()
+    assert delivery.status == DeliveryStatus.MALFORMED and delivery.response_status == 400
+    assert reason in delivery.message and delivery.verified
+    assert "\x00" not in delivery.body and delivery.body_size == len(body)
+    assert hook.processed() == 0
+    assert_every_delivery_has_an_outcome()
+
+
+@pytest.mark.parametrize("name,body,reason", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_a_hostile_body_without_the_secret_is_refused_401_and_stored(client, hook, name, body,
+                                                                     reason):
+    assert post_raw(client, hook, body, "wrong-secret-000000000001").status_code == 401
+    assert post_raw(client, hook, body, None).status_code == 401
+    assert last_delivery().status == DeliveryStatus.INVALID
+    assert hook.processed() == 0
+    assert_every_delivery_has_an_outcome()
+
+
+def test_a_header_holding_nul_is_stored_sanitised(client, hook):
+    body = json.dumps(hook.body()).encode()
+    if hook.url == CLOCKIFY_URL:
+        response = client.post(hook.url, data=body, content_type="application/json",
+                               HTTP_CLOCKIFY_SIGNATURE="current-secret-000000000001",
+                               HTTP_CLOCKIFY_WEBHOOK_EVENT_TYPE="NEW_TIME_ENTRY",
+                               HTTP_X_DEBUG="a\x00b\ud800")
+    elif hook.url == TRIGGER_URL:
+        response = client.post(hook.url, data=body, content_type="application/json",
+                               HTTP_X_WEBHOOK_SECRET="current-secret-000000000001",
+                               HTTP_X_DEBUG="a\x00b\ud800")
+    else:
+        response = client.post(hook.url, data=body, content_type="application/json",
+                               HTTP_X_NOTION_SIGNATURE=notion_signature(
+                                   body, "current-secret-000000000001"),
+                               HTTP_X_DEBUG="a\x00b\ud800")
+    assert response.status_code in (200, 202)
+    assert last_delivery().headers["X-Debug"] == "a\ufffdb\ufffd"
+    assert_every_delivery_has_an_outcome()
+
+
+@pytest.mark.parametrize("presented", ["current-secret-000000000001 ",
+                                       " current-secret-000000000001",
+                                       "current-secret-000000000001\n"],
+                         ids=["trailing-space", "leading-space", "trailing-newline"])
+def test_a_secret_with_whitespace_around_it_is_another_secret(client, hook, presented):
+    if hook.url == EVENTS_URL:  # the signature header, padded the same way
+        body = hook.body()
+        signature = notion_signature(json.dumps(body).encode(), "current-secret-000000000001")
+        response = post_event(client, body, signature=presented.replace(
+            "current-secret-000000000001", signature))
+    else:
+        response = hook.post(client, presented)
+    assert response.status_code == 401
+    assert hook.processed() == 0
+
+
+def test_refused_deliveries_are_capped_per_source_and_the_dropped_are_counted(
+        client, hook, settings):
+    settings.WEBHOOK_REFUSED_KEPT = 10
+    assert hook.post(client, "current-secret-000000000001").status_code in (200, 202)
+    for _ in range(25):
+        assert hook.post(client, "wrong-secret-000000000001").status_code == 401
+    for _ in range(5):
+        assert post_raw(client, hook, b"[" * 1000, "current-secret-000000000001") \
+            .status_code == 400
+    source = WebhookDelivery.objects.values_list("source", flat=True).first()
+    refused = WebhookDelivery.objects.exclude(status=DeliveryStatus.PROCESSED)
+    assert refused.count() == 10
+    assert refused.filter(status=DeliveryStatus.MALFORMED).count() == 5  # the newest are kept
+    assert DroppedDeliveries.objects.get(source=source).dropped == 20
+    # the processed delivery is never dropped by the cap (retention prunes it later)
+    assert WebhookDelivery.objects.filter(status=DeliveryStatus.PROCESSED).count() == 1

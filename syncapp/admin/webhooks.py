@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from syncapp.admin.sync import ReadOnlyAdmin
 from syncapp.models import (
+    DroppedDeliveries,
     NotionWebhookSubscription,
     RollupState,
     SalesforceStatus,
@@ -108,12 +109,16 @@ class RollupStateAdmin(ReadOnlyAdmin):
 
 @admin.register(NotionWebhookSubscription)
 class NotionWebhookSubscriptionAdmin(admin.ModelAdmin):
-    """The token is shown in full on the detail page only, for staff to paste into Notion."""
+    """Tokens from Notion's (unsigned) handshake: pending until staff activate one with the
+    action (a changelist action, not a form inside the change form). The token is shown in
+    full on the detail page only, for staff to paste into Notion."""
 
-    list_display = ("masked", "active", "received_at", "last_seen_at", "remote_addr")
+    list_display = ("masked", "active", "received_at", "last_seen_at", "remote_addr",
+                    "activated_by", "activated_at")
     list_filter = ("active",)
-    fields = ("verification_token", "active", "received_at", "last_seen_at", "remote_addr")
-    readonly_fields = ("verification_token", "received_at", "last_seen_at", "remote_addr")
+    fields = ("verification_token", "active", "received_at", "last_seen_at", "remote_addr",
+              "activated_by", "activated_at")
+    readonly_fields = fields
     actions = ["activate", "deactivate"]
 
     @admin.display(description="Verification token")
@@ -125,8 +130,18 @@ class NotionWebhookSubscriptionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Use as signing key (activate)", permissions=["change"])
     def activate(self, request, queryset):
-        queryset.update(active=True)
+        done = sum(notion.activate(token, request.user) for token in queryset)
+        self.message_user(request, f"{done} token(s) activated: paste the token into Notion's "
+                                   "Verify dialog.", messages.SUCCESS)
 
     @admin.action(description="Stop using as signing key (deactivate)", permissions=["change"])
     def deactivate(self, request, queryset):
-        queryset.update(active=False)
+        done = sum(notion.deactivate(token) for token in queryset)
+        self.message_user(request, f"{done} token(s) deactivated.", messages.SUCCESS)
+
+
+@admin.register(DroppedDeliveries)
+class DroppedDeliveriesAdmin(ReadOnlyAdmin):
+    """Refused or invalid deliveries deleted beyond WEBHOOK_REFUSED_KEPT, per source."""
+
+    list_display = ("source", "dropped", "last_dropped_at")

@@ -21,12 +21,19 @@ class WebhookSource(models.TextChoices):
 class DeliveryStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     INVALID = "invalid", "Invalid signature or secret (401)"
-    MALFORMED = "malformed", "Malformed body (400)"
+    MALFORMED = "malformed", "Invalid body (400)"
     TOO_LARGE = "too_large", "Body too large (413)"
     IGNORED = "ignored", "Ignored (irrelevant or our own echo)"
     DUPLICATE = "duplicate", "Duplicate (already processed)"
     PROCESSED = "processed", "Processed"
     FAILED = "failed", "Processing failed (500)"
+    RATE_LIMITED = "rate_limited", "Rate limited (429)"
+
+
+# Deliveries nobody verified, or whose body can never be processed: kept only up to a cap
+# per source (the newest), so a flood cannot outgrow the retention between prunes.
+BOUNDED_STATUSES = (DeliveryStatus.INVALID, DeliveryStatus.MALFORMED, DeliveryStatus.TOO_LARGE,
+                    DeliveryStatus.RATE_LIMITED)
 
 
 class WebhookDelivery(models.Model):
@@ -81,11 +88,12 @@ class WebhookDelivery(models.Model):
 
 
 class NotionWebhookSubscription(models.Model):
-    """A verification token Notion sent when an integration webhook was created.
+    """A verification token received at /hooks/notion/events/ (Notion's handshake).
 
-    Staff paste it into Notion's Verify dialog; an active token is the key of the
-    X-Notion-Signature HMAC. The first token stored becomes active by itself; a
-    later one (anyone can POST a handshake) waits for staff to activate it.
+    The handshake is unsigned, so anyone can send one: a token is always stored
+    pending, and only staff make it active (the key of the X-Notion-Signature
+    HMAC), after checking when and from where it came. Only the newest few
+    pending tokens are kept.
     """
 
     verification_token = models.CharField(max_length=200, unique=True)
@@ -94,6 +102,8 @@ class NotionWebhookSubscription(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -105,6 +115,20 @@ class NotionWebhookSubscription(models.Model):
     def masked(self) -> str:
         token = self.verification_token
         return f"{token[:7]}…{token[-4:]}" if len(token) > 14 else "…"
+
+
+class DroppedDeliveries(models.Model):
+    """How many refused or invalid deliveries of a source were deleted to respect the cap."""
+
+    source = models.CharField(max_length=20, choices=WebhookSource.choices, unique=True)
+    dropped = models.PositiveBigIntegerField(default=0)
+    last_dropped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "dropped deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()}: {self.dropped} dropped"
 
 
 class SalesforceStatus(models.TextChoices):
@@ -192,7 +216,9 @@ class RollupState(models.Model):
 
 
 __all__ = [
+    "BOUNDED_STATUSES",
     "DeliveryStatus",
+    "DroppedDeliveries",
     "NotionWebhookSubscription",
     "RollupState",
     "SalesforceStatus",

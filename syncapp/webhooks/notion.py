@@ -4,7 +4,8 @@
   action must send a custom header `X-Webhook-Secret` with one of
   NOTION_TRIGGER_TOKENS. Body `{"source": {..., "event_id"}, "data": {page}}`.
 - Integration webhooks (`/hooks/notion/events/`): a one-time, unsigned
-  `{"verification_token": ...}` handshake, then events signed with
+  `{"verification_token": ...}` handshake (stored pending until staff activate
+  the token: anyone can send one), then events signed with
   `X-Notion-Signature: sha256=<HMAC-SHA256(raw body, token)>`. Events are hints:
   page events queue a sync of the page, which re-reads it.
 """
@@ -31,6 +32,7 @@ from syncapp.models import (
     WebhookDelivery,
 )
 from syncapp.services import connections, runs
+from syncapp.webhooks.parsing import InvalidBody
 from syncapp.webhooks.store import Outcome, Source
 from syncapp.webhooks.verify import matches_any, notion_signature_valid
 
@@ -44,6 +46,7 @@ DATABASE_SETTINGS = {"client": "NOTION_CLIENTS_DATABASE_ID",
 CACHE_SECONDS = 3600
 # Echo checks run inside the webhook request: fail fast rather than hold the sender.
 QUICK = {"max_retries": 0, "timeout": 5.0}
+PAGE_ID_MAX_LENGTH = 64  # a UUID with dashes is 36
 
 
 def _queue(page_id: str, triggered_by: str) -> Outcome:
@@ -63,6 +66,20 @@ def describe_trigger(delivery: WebhookDelivery, payload: dict) -> None:
     delivery.event_id = str(source.get("event_id") or "")[:200]
 
 
+def check_page_id(value, where: str) -> None:
+    """A page id the sync can use: a short string (absent is fine, the handler ignores it)."""
+    if value is not None and not (isinstance(value, str) and len(value) <= PAGE_ID_MAX_LENGTH):
+        raise InvalidBody(f"{where} is not a Notion page id.")
+
+
+def validate_trigger(delivery: WebhookDelivery, payload: dict) -> None:
+    data = payload.get("data")
+    if data is not None and not isinstance(data, dict):
+        raise InvalidBody("data is not an object.")
+    if isinstance(data, dict):
+        check_page_id(data.get("id"), "data.id")
+
+
 def trigger_dedupe_key(delivery: WebhookDelivery, payload: dict) -> str | None:
     return delivery.event_id or None
 
@@ -77,25 +94,29 @@ def handle_trigger(delivery: WebhookDelivery, payload: dict) -> Outcome:
 
 
 TRIGGER = Source(name="notion_trigger", verify=verify_trigger, handle=handle_trigger,
-                 describe=describe_trigger, dedupe_key=trigger_dedupe_key)
+                 describe=describe_trigger, dedupe_key=trigger_dedupe_key,
+                 validate=validate_trigger)
 
 
 # -- integration webhooks -------------------------------------------------------------------------
-def handshake_token(body: bytes | dict) -> str | None:
+# The handshake is unsigned: anyone can send one. Tokens are stored pending only (staff
+# activate them), at most HANDSHAKES_PER_MINUTE are taken in, and PENDING_KEPT are kept.
+HANDSHAKES_PER_MINUTE = 5
+PENDING_KEPT = 5
+TOKEN_MAX_LENGTH = 200
+_HANDSHAKE_COUNT = "syncapp:notion:handshakes"
+
+
+def handshake_token(payload: dict) -> str | None:
     """The token of a verification request, else None."""
-    if isinstance(body, bytes | str):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            return None
-    if isinstance(body, dict) and "type" not in body and \
-            isinstance(body.get("verification_token"), str) and body["verification_token"]:
-        return body["verification_token"]
+    if isinstance(payload, dict) and "type" not in payload and \
+            isinstance(payload.get("verification_token"), str) and payload["verification_token"]:
+        return payload["verification_token"]
     return None
 
 
 def signing_keys() -> list[str]:
-    """NOTION_WEBHOOK_SECRET when set, else every active verification token stored."""
+    """NOTION_WEBHOOK_SECRET when set, else every token staff activated."""
     if settings.NOTION_WEBHOOK_SECRET:
         return list(settings.NOTION_WEBHOOK_SECRET)
     return list(NotionWebhookSubscription.objects.filter(active=True)
@@ -103,33 +124,87 @@ def signing_keys() -> list[str]:
 
 
 def verify_events(headers, body: bytes) -> bool:
-    if handshake_token(body) is not None:
-        return True  # the one unsigned request: it brings the signing key
     return notion_signature_valid(body, headers.get("X-Notion-Signature"), signing_keys())
 
 
-def redact_events_body(body: bytes) -> str | None:
-    if handshake_token(body) is None:
+def redact_events_body(payload: dict) -> str | None:
+    if handshake_token(payload) is None:
         return None
     return json.dumps({"verification_token": "[redacted: see Notion webhook tokens]"})
 
 
 def describe_events(delivery: WebhookDelivery, payload: dict) -> None:
-    if handshake_token(payload) is not None:
-        delivery.event_type = "verification"
-        return
     delivery.event_type = str(payload.get("type") or "")[:100]
     delivery.event_id = str(payload.get("id") or "")[:200]
 
 
+def validate_events(delivery: WebhookDelivery, payload: dict) -> None:
+    entity = payload.get("entity")
+    if entity is not None and not isinstance(entity, dict):
+        raise InvalidBody("entity is not an object.")
+    if isinstance(entity, dict):
+        check_page_id(entity.get("id"), "entity.id")
+
+
 def events_dedupe_key(delivery: WebhookDelivery, payload: dict) -> str | None:
-    return None if delivery.event_type == "verification" else (delivery.event_id or None)
+    return delivery.event_id or None
+
+
+def handshake(delivery: WebhookDelivery, payload: dict) -> Outcome | None:
+    """Store the token of an (unsigned) verification request as pending; None otherwise."""
+    token = handshake_token(payload)
+    if token is None:
+        return None
+    delivery.event_type = "verification"
+    cache.add(_HANDSHAKE_COUNT, 0, timeout=60)
+    try:
+        count = cache.incr(_HANDSHAKE_COUNT)
+    except ValueError:  # expired between add and incr
+        count = 1
+    if count > HANDSHAKES_PER_MINUTE:
+        log.warning("Notion verification request from %s refused: over %s a minute",
+                    delivery.remote_addr, HANDSHAKES_PER_MINUTE)
+        return Outcome(DeliveryStatus.RATE_LIMITED, 429,
+                       "Too many verification requests: try again in a minute.")
+    if len(token) > TOKEN_MAX_LENGTH or not token.isprintable() or token != token.strip():
+        return Outcome(DeliveryStatus.MALFORMED, 400, "The verification token is malformed.")
+    return store_verification(token, delivery.remote_addr)
+
+
+def store_verification(token: str, remote_addr: str | None) -> Outcome:
+    """Keep the token pending (never active by itself), and only the newest PENDING_KEPT."""
+    subscription, created = NotionWebhookSubscription.objects.get_or_create(
+        verification_token=token, defaults={"remote_addr": remote_addr})
+    if not created:
+        subscription.last_seen_at = timezone.now()
+        subscription.save(update_fields=["last_seen_at"])
+    stale = NotionWebhookSubscription.objects.filter(active=False) \
+        .order_by("-received_at", "-id").values_list("pk", flat=True)[PENDING_KEPT:]
+    NotionWebhookSubscription.objects.filter(pk__in=list(stale)).delete()
+    log.warning("Notion verification token received from %s: pending until staff activate it "
+                "(Settings → Notion webhook tokens).", remote_addr)
+    state = "active" if subscription.active else "pending"
+    return Outcome(DeliveryStatus.PROCESSED, 200,
+                   f"Verification token {'stored' if created else 'seen again'}, {state}: "
+                   "staff activate it on the Settings page, then paste it into Notion's "
+                   "Verify dialog.")
+
+
+def activate(subscription: NotionWebhookSubscription, user) -> bool:
+    """Staff confirmed the token: it signs events from now on. False if already active."""
+    changed = NotionWebhookSubscription.objects.filter(pk=subscription.pk, active=False).update(
+        active=True, activated_at=timezone.now(), activated_by=user.get_username()[:150])
+    if changed:
+        log.info("Notion webhook token %s activated by %s", subscription.pk, user.get_username())
+    return bool(changed)
+
+
+def deactivate(subscription: NotionWebhookSubscription) -> bool:
+    return bool(NotionWebhookSubscription.objects.filter(pk=subscription.pk, active=True)
+                .update(active=False))
 
 
 def handle_events(delivery: WebhookDelivery, payload: dict) -> Outcome:
-    token = handshake_token(payload)
-    if token is not None:
-        return store_verification(token, delivery.remote_addr)
     event = delivery.event_type
     entity = payload.get("entity") if isinstance(payload.get("entity"), dict) else {}
     page_id = entity.get("id")
@@ -142,25 +217,6 @@ def handle_events(delivery: WebhookDelivery, payload: dict) -> Outcome:
     if echo:
         return Outcome(DeliveryStatus.IGNORED, 200, echo)
     return _queue(page_id, f"Notion {event}")
-
-
-def store_verification(token: str, remote_addr: str | None) -> Outcome:
-    subscription, created = NotionWebhookSubscription.objects.get_or_create(
-        verification_token=token, defaults={"remote_addr": remote_addr})
-    if not created:
-        subscription.last_seen_at = timezone.now()
-        subscription.save(update_fields=["last_seen_at"])
-        return Outcome(DeliveryStatus.PROCESSED, 200, "Verification token seen again.")
-    if not NotionWebhookSubscription.objects.filter(active=True).exists():
-        subscription.active = True
-        subscription.save(update_fields=["active"])
-        return Outcome(DeliveryStatus.PROCESSED, 200,
-                       "Verification token stored and active: paste it into Notion's "
-                       "Verify dialog (admin → Notion webhook tokens).")
-    log.warning("A new Notion verification token arrived while another is active: "
-                "it is kept pending until staff activate it in the admin.")
-    return Outcome(DeliveryStatus.PROCESSED, 200,
-                   "Verification token stored, pending: activate it in the admin.")
 
 
 def _normalise(value) -> str:
@@ -253,4 +309,4 @@ def _own_property_table() -> dict[str, list[str]]:
 
 EVENTS = Source(name="notion_events", verify=verify_events, handle=handle_events,
                 describe=describe_events, dedupe_key=events_dedupe_key,
-                redact_body=redact_events_body)
+                validate=validate_events, redact_body=redact_events_body, unsigned=handshake)

@@ -1,8 +1,10 @@
 """Store first, then verify, then process (the dj-stripe / django-anymail pattern).
 
-`receive` saves every delivery (source, time, remote address, headers with
-secrets removed, raw body) before it looks at it, so a refused, malformed or
-failing delivery is always there to inspect. Processing runs in a transaction:
+`receive` parses the body with guards first (parsing.py: depth, numbers, strings),
+then saves every delivery (source, time, remote address, headers with secrets
+removed, raw body made storable) before it acts on it, so a refused, invalid or
+failing delivery is always there to inspect; refused and invalid ones are kept
+up to a cap per source (`bound`). Processing runs in a transaction:
 a failure rolls back everything it did, keeps the traceback on the row and
 answers 500 so the sender retries; the admin can process it again later.
 """
@@ -11,19 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F, Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from syncapp.models import DeliveryStatus, WebhookDelivery
+from syncapp.models import BOUNDED_STATUSES, DeliveryStatus, DroppedDeliveries, WebhookDelivery
 from syncapp.services.timeentries import MalformedPayload
+from syncapp.webhooks.parsing import InvalidBody, parse, storable
 
 log = logging.getLogger(__name__)
 
@@ -45,22 +49,32 @@ class Outcome:
     message: str = ""
 
 
+def _accept(delivery: WebhookDelivery, payload: dict) -> None:
+    """The default validator: any JSON object may be handled."""
+
+
 @dataclass(frozen=True)
 class Source:
-    """How one sender's deliveries are verified, described, deduplicated and handled."""
+    """How one sender's deliveries are verified, checked, described, deduplicated and handled."""
 
     name: str
     verify: Callable[[Any, bytes], bool]  # (headers, raw body) -> accepted
     handle: Callable[[WebhookDelivery, dict], Outcome]
     describe: Callable[[WebhookDelivery, dict], None] = lambda delivery, payload: None
     dedupe_key: Callable[[WebhookDelivery, dict], str | None] = lambda delivery, payload: None
+    # Raises InvalidBody for a payload this sender's handler can never process (-> 400).
+    validate: Callable[[WebhookDelivery, dict], None] = _accept
     # Replaces a body that must not be stored as is (it holds a secret); None keeps it.
-    redact_body: Callable[[bytes], str | None] = lambda body: None
+    redact_body: Callable[[dict], str | None] = lambda payload: None
+    # Handles the one kind of request that comes unsigned (Notion's handshake) before
+    # verification; None for every other request.
+    unsigned: Callable[[WebhookDelivery, dict], Outcome | None] = lambda delivery, payload: None
 
 
 # -- storing ---------------------------------------------------------------------------------
 def clean_headers(request: HttpRequest) -> dict[str, str]:
-    return {name: REDACTED if name.lower() in SECRET_HEADERS else value[:MAX_HEADER_VALUE]
+    return {storable(name): REDACTED if name.lower() in SECRET_HEADERS
+            else storable(value[:MAX_HEADER_VALUE])
             for name, value in request.headers.items()}
 
 
@@ -72,8 +86,8 @@ def remote_address(request: HttpRequest) -> str | None:
 
 
 def as_text(body: bytes) -> str:
-    # PostgreSQL text cannot hold NUL.
-    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    # Invalid UTF-8 becomes U+FFFD; PostgreSQL text cannot hold NUL.
+    return storable(body.decode("utf-8", errors="replace"))
 
 
 def read_body(request: HttpRequest) -> tuple[bytes, int, bool]:
@@ -90,13 +104,13 @@ def read_body(request: HttpRequest) -> tuple[bytes, int, bool]:
     return body, len(body), True
 
 
-def store(request: HttpRequest, source: Source) -> tuple[WebhookDelivery, bytes | None]:
-    """Save the delivery as received; returns it and the raw body (None when too large)."""
-    body, size, within = read_body(request)
+def store(request: HttpRequest, source: Source, body: bytes, size: int, within: bool,
+          payload: dict | None) -> WebhookDelivery:
+    """Save the delivery as received (secrets redacted, text made storable)."""
     fields: dict[str, Any] = {
         "source": source.name, "remote_addr": remote_address(request),
         "headers": clean_headers(request), "body_size": size,
-        "event_type": request.headers.get("Clockify-Webhook-Event-Type", "")[:100],
+        "event_type": storable(request.headers.get("Clockify-Webhook-Event-Type", "")[:100]),
     }
     if not within:
         fields.update(
@@ -104,11 +118,11 @@ def store(request: HttpRequest, source: Source) -> tuple[WebhookDelivery, bytes 
                                  f"{MAX_BODY_BYTES} byte limit]",
             body_stored=False, status=DeliveryStatus.TOO_LARGE, response_status=413,
             message="Body over the size limit.")
-        return WebhookDelivery.objects.create(**fields), None
-    redacted = source.redact_body(body)
+        return WebhookDelivery.objects.create(**fields)
+    redacted = source.redact_body(payload) if payload is not None else None
     fields["body"] = as_text(body) if redacted is None else redacted
     fields["body_stored"] = redacted is None
-    return WebhookDelivery.objects.create(**fields), body
+    return WebhookDelivery.objects.create(**fields)
 
 
 def body_hash(delivery: WebhookDelivery) -> str:
@@ -117,58 +131,105 @@ def body_hash(delivery: WebhookDelivery) -> str:
 
 # -- the request cycle ---------------------------------------------------------------------------
 def receive(request: HttpRequest, source: Source) -> JsonResponse:
-    delivery, body = store(request, source)
-    if body is None:
+    body, size, within = read_body(request)
+    payload, reason = None, ""
+    if within:
+        try:
+            payload = parse(body)  # guarded: depth, numbers, strings (never a RecursionError)
+        except InvalidBody as exc:
+            reason = str(exc)
+    delivery = store(request, source, body, size, within, payload)
+    if not within:
         log.warning("webhook %s delivery %s refused: %s bytes is over the limit",
                     source.name, delivery.pk, delivery.body_size)
+        bound(source.name)
         return respond(delivery)
+    if payload is not None:
+        outcome = source.unsigned(delivery, payload)
+        if outcome is not None:
+            return respond(finish(delivery, outcome))
     if not source.verify(request.headers, body):
         log.warning("webhook %s delivery %s refused: missing or wrong secret/signature",
                     source.name, delivery.pk)
         return respond(finish(delivery, Outcome(DeliveryStatus.INVALID, 401,
                                                 "Missing or wrong secret or signature.")))
     delivery.verified = True  # saved with the outcome
-    return respond(process(delivery, body, source))
+    if payload is None:
+        log.warning("webhook %s delivery %s refused: %s", source.name, delivery.pk, reason)
+        return respond(finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, reason)))
+    return respond(process(delivery, payload, source))
 
 
 def respond(delivery: WebhookDelivery) -> JsonResponse:
-    return JsonResponse({"status": delivery.status, "delivery": delivery.pk},
-                        status=delivery.response_status or 200)
+    answer = {"status": delivery.status, "delivery": delivery.pk}
+    if delivery.status == DeliveryStatus.MALFORMED:
+        answer["reason"] = delivery.message  # tell the sender why it will never succeed
+    return JsonResponse(answer, status=delivery.response_status or 200)
 
 
 def finish(delivery: WebhookDelivery, outcome: Outcome, *, error: str = "") -> WebhookDelivery:
+    """Save the outcome on the row; this save cannot fail on what the sender sent."""
     delivery.status = outcome.status
     delivery.response_status = outcome.http_status
-    delivery.message = outcome.message[:500]
-    delivery.error = error
+    delivery.message = storable(outcome.message[:500])
+    delivery.error = storable(error)
+    delivery.event_type = storable(delivery.event_type[:100])
+    delivery.event_id = storable(delivery.event_id[:200])
     if outcome.status in (DeliveryStatus.PROCESSED, DeliveryStatus.IGNORED,
                           DeliveryStatus.DUPLICATE):
         delivery.processed_at = timezone.now()
-    delivery.save()
+    try:
+        delivery.save()
+    except DatabaseError:
+        if transaction.get_connection().in_atomic_block:
+            raise  # inside process(): its handler rolls back and records the failure
+        # Our own failure: still leave an outcome on the row, and answer 500 (retried).
+        log.exception("webhook delivery %s: could not save its outcome", delivery.pk)
+        delivery.status, delivery.response_status = DeliveryStatus.FAILED, 500
+        delivery.message = "Could not save the outcome."
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=delivery.status, response_status=500, message=delivery.message,
+            verified=delivery.verified, dedupe_key=None, attempts=delivery.attempts,
+            error=storable(traceback.format_exc()))
+    if not delivery.verified or delivery.status in BOUNDED_STATUSES:
+        bound(delivery.source)
     return delivery
 
 
-def process(delivery: WebhookDelivery, body: bytes, source: Source) -> WebhookDelivery:
-    """Parse and handle a verified delivery; the outcome is saved on the row."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, "Body is not JSON."))
-    if not isinstance(payload, dict):
-        return finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400,
-                                        "Body is not a JSON object."))
+def bound(source_name: str) -> int:
+    """Delete all but the newest WEBHOOK_REFUSED_KEPT refused or invalid deliveries of a
+    source, counting what was dropped; returns how many were."""
+    refused = WebhookDelivery.objects.filter(source=source_name).filter(
+        Q(status__in=BOUNDED_STATUSES) | (Q(verified=False) & ~Q(status=DeliveryStatus.RECEIVED)))
+    keep = settings.WEBHOOK_REFUSED_KEPT
+    surplus = list(refused.order_by("-id").values_list("pk", flat=True)[keep:keep + 1000])
+    if not surplus:
+        return 0
+    dropped, _ = WebhookDelivery.objects.filter(pk__in=surplus).delete()
+    DroppedDeliveries.objects.get_or_create(source=source_name)
+    DroppedDeliveries.objects.filter(source=source_name).update(
+        dropped=F("dropped") + dropped, last_dropped_at=timezone.now())
+    log.warning("webhook %s: %s refused or invalid deliveries dropped (over the %s kept)",
+                source_name, dropped, keep)
+    return dropped
+
+
+def process(delivery: WebhookDelivery, payload: dict, source: Source) -> WebhookDelivery:
+    """Validate and handle a verified delivery; the outcome is saved on the row."""
     delivery.attempts += 1
     try:
         with transaction.atomic():
             source.describe(delivery, payload)
+            source.validate(delivery, payload)
             key = source.dedupe_key(delivery, payload)
             if key and not claim(delivery, key[:200]):
                 outcome = Outcome(DeliveryStatus.DUPLICATE, 200, "Already processed.")
             else:
                 outcome = source.handle(delivery, payload)
             finish(delivery, outcome)
-    except MalformedPayload as exc:
+    except (InvalidBody, MalformedPayload) as exc:
         delivery.dedupe_key = None
+        log.warning("webhook %s delivery %s refused: %s", source.name, delivery.pk, exc)
         return finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, str(exc)))
     except Exception:
         log.exception("webhook %s delivery %s failed while processing",
@@ -196,4 +257,8 @@ def reprocess(delivery: WebhookDelivery, source: Source) -> WebhookDelivery:
     """Process a stored, verified delivery again (the admin action)."""
     if not delivery.reprocessable:
         raise ValueError("only a verified delivery with its whole body can be processed again")
-    return process(delivery, delivery.body.encode(), source)
+    try:
+        payload = parse(delivery.body.encode())
+    except InvalidBody as exc:
+        return finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, str(exc)))
+    return process(delivery, payload, source)

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 
 
 def matches_any(presented: str | None, secrets: Iterable[str]) -> bool:
-    """True when `presented` equals one of `secrets`; nothing matches an empty value."""
+    """True when `presented` equals one of `secrets` exactly (no stripping: a secret with
+    whitespace around it is another secret); nothing matches an empty value."""
     if not presented:
         return False
-    given = presented.strip().encode()
+    given = presented.encode()
     matched = False
     for secret in secrets:
         if secret and hmac.compare_digest(given, secret.encode()):
