@@ -233,7 +233,7 @@ if SANDBOX:
 
 # --- Metrics ------------------------------------------------------------------------
 # Bearer tokens accepted at /metrics (comma list, for rotation); staff sessions always are.
-METRICS_TOKENS = list_var("METRICS_TOKENS", [])
+METRICS_TOKENS = secret_list_var("METRICS_TOKENS")
 
 # --- Retention ------------------------------------------------------------------------
 # Poll runs that changed nothing are deleted after this many days (the audit trail of runs

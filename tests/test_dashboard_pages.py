@@ -86,8 +86,11 @@ def test_recent_runs_show_coalesced_badge_and_hide_idle_polls(staff_client, sand
 
 def test_overview_chart_counts_runs_and_changes_per_day(staff_client, sandbox):
     run = finished_run(status=RunStatus.FAILED)
+    # Stamped with the run's own start, so the run and its changes fall on one day's bar
+    # even when the test runs just after midnight.
     ChangeRecord.objects.bulk_create([ChangeRecord(run=run, kind="client", name=f"n{i}",
-                                                   action="create", outcome=Outcome.APPLIED)
+                                                   action="create", outcome=Outcome.APPLIED,
+                                                   created_at=run.started_at)
                                       for i in range(3)])
     html = page(staff_client, "overview")
     assert "1 run (1 failed or held), 3 changes applied, 0 failed or flagged" in html

@@ -44,7 +44,8 @@ def value(series: dict, name: str, **labels) -> float:
 
 def test_metrics_refuse_anonymous_and_wrong_tokens_and_non_staff(client):
     for headers in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"},
-                    {"HTTP_AUTHORIZATION": f"Basic {METRICS_TOKEN}"}):
+                    {"HTTP_AUTHORIZATION": f"Basic {METRICS_TOKEN}"},
+                    {"HTTP_AUTHORIZATION": f"Bearer {METRICS_TOKEN} "}):
         answer = client.get("/metrics", **headers)
         assert answer.status_code == 401 and answer["WWW-Authenticate"].startswith("Bearer")
         assert b"notion_clockify_sync" not in answer.content

@@ -246,6 +246,9 @@ HOSTILE = [
     ("raw-nul-byte", b'{"id": "a\x00b"}', "not JSON"),
     ("empty", b"", "not JSON"),
     ("truncated", b'{"id": "abc", ', "not JSON"),
+    # Escaped quotes in a string left open: a scanner that restarts at each quote is
+    # quadratic here (hours for this body); the guard must read it once.
+    ("unterminated-escaped-quotes", b'["' + b'\\"' * 400_000, "not JSON"),
 ]
 
 

@@ -15,9 +15,10 @@ import re
 from typing import Any
 
 MAX_DEPTH = 32  # the deepest real body (Notion page properties) is under 10
-# A JSON string literal (escapes included), to skip brackets inside strings.
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
+# A bracket, or a JSON string literal (escapes included) whose brackets do not count. The
+# closing quote is optional, so a string left open is consumed in one match: a scan that
+# restarted at every quote inside it would be quadratic (a hostile body would take hours).
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
@@ -50,12 +51,13 @@ def parse(body: bytes) -> dict[str, Any]:
 def check_depth(text: str) -> None:
     """InvalidBody when arrays/objects nest deeper than MAX_DEPTH (strings are skipped)."""
     depth = 0
-    for match in _BRACKETS.finditer(_STRING.sub('""', text)):
-        if match.group() in "[{":
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
             depth += 1
             if depth > MAX_DEPTH:
                 raise InvalidBody(f"JSON nested deeper than {MAX_DEPTH} levels.")
-        else:
+        elif token == "]" or token == "}":
             depth -= 1
 
 
