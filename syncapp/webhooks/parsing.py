@@ -52,12 +52,12 @@ def check_depth(text: str) -> None:
     """InvalidBody when arrays/objects nest deeper than MAX_DEPTH (strings are skipped)."""
     depth = 0
     for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token == "[" or token == "{":
+        lexeme = match.group()
+        if lexeme in ("[", "{"):
             depth += 1
             if depth > MAX_DEPTH:
                 raise InvalidBody(f"JSON nested deeper than {MAX_DEPTH} levels.")
-        elif token == "]" or token == "}":
+        elif lexeme in ("]", "}"):
             depth -= 1
 
 
