@@ -10,6 +10,7 @@ urlpatterns = [
     path("", overview.overview_page, name="overview"),
     path("sync/", overview.sync_now, name="sync-now"),
     path("sync/dry-run/", overview.dry_run, name="sync-dry-run"),
+    path("sync/release-lock/", overview.release_lock, name="sync-release-lock"),
     path("runs/", runs.run_list, name="run-list"),
     path("runs/<int:run_id>/", runs.run_detail, name="run-detail"),
     path("runs/<int:run_id>/progress/", overview.run_progress, name="run-progress"),

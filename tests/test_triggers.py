@@ -210,7 +210,7 @@ def test_a_queued_run_stranded_by_a_dead_worker_is_queued_again(
     with django_capture_on_commit_callbacks(execute=True):
         stranded = runs.request_sync(trigger="manual")
     broker.purge_queue()
-    long_ago = timezone.now() - runs.lock_ttl() - timedelta(minutes=1)
+    long_ago = timezone.now() - runs.dead_after() - timedelta(minutes=1)
     SyncRun.objects.filter(pk=stranded.pk).update(started_at=long_ago)
     SyncLock.objects.update_or_create(name="sync", defaults={
         "holder": "dead-worker", "heartbeat_at": long_ago})

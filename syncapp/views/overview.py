@@ -24,7 +24,9 @@ def run_row(run: SyncRun) -> dict:
 def overview_page(request: HttpRequest) -> HttpResponse:
     active = overview.active_runs()
     last = overview.last_finished_run()
+    holder, dead_reason = runs.lock_state()
     context = {
+        "stuck_lock": (holder, dead_reason) if dead_reason else None,
         "check": config_check.cached_or_quick(),
         "active": [(run, overview.kind_progress(run)) for run in active],
         "last": last,
@@ -69,6 +71,23 @@ def dry_run(request: HttpRequest) -> HttpResponse:
     messages.success(request, f"Dry run #{run.pk} queued: it plans the sync and writes "
                               "nothing. The plan appears below when it finishes.")
     return redirect("run-detail", run.pk)
+
+
+@require_POST
+@staff_required
+def release_lock(request: HttpRequest) -> HttpResponse:
+    """Take the lock back from a provably dead holder (the dashboard's `sync --force`)."""
+    holder, _ = runs.lock_state()
+    reason = runs.reap_dead(check_process=True)
+    if reason and holder is not None:
+        messages.success(request, f"Released the sync lock of {holder.describe()}: {reason}. "
+                                  "Its run is marked failed; the next sync can start.")
+    elif holder is not None:
+        messages.error(request, f"The sync lock is held by a live run, {holder.describe()}; "
+                                "a live run's lock is never taken.")
+    else:
+        messages.info(request, "The sync lock is free.")
+    return redirect("overview")
 
 
 @never_cache

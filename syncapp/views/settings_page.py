@@ -71,6 +71,8 @@ def configuration() -> list[tuple[str, list[tuple[str, str]]]]:
             ("HTTP_TIMEOUT", f"{settings.HTTP_TIMEOUT:g} s"),
             ("HTTP_MAX_RETRIES", str(settings.HTTP_MAX_RETRIES)),
             ("SYNC_TASK_TIMEOUT", f"{settings.SYNC_TASK_TIMEOUT} s"),
+            ("SYNC_HEARTBEAT_SECONDS", f"{settings.SYNC_HEARTBEAT_SECONDS:g} s"),
+            ("SYNC_DEAD_AFTER_SECONDS", f"{settings.SYNC_DEAD_AFTER_SECONDS:g} s"),
             ("Q_WORKERS", str(settings.Q_CLUSTER.get("workers"))),
             ("Task queue broker", broker),
             ("Database", f"{engine} {database}"),

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from syncapp.clients.errors import ApiError
 from syncapp.models import Mode, RunStatus
-from syncapp.services.runs import run_in_foreground
+from syncapp.services.runs import SyncBusy, run_in_foreground
 from syncapp.services.summary import summary_rows
 from syncapp.services.sync import SyncOptions
 
@@ -28,19 +28,24 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=sorted(KIND_ALIASES), action="append",
                             help="Limit to one kind (repeatable).")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument("--force", action="store_true",
+                            help="Take over the sync lock when its holder is provably dead (no "
+                                 "heartbeat for SYNC_DEAD_AFTER_SECONDS, or its process is gone "
+                                 "from this host), e.g. after a kill -9. A live run's lock is "
+                                 "never taken.")
 
-    def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, **options):
+    def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, force: bool,
+               **options):
         kinds = [KIND_ALIASES[k] for k in kind or []]
         sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds,
                                    mode=Mode.INCREMENTAL if incremental else Mode.FULL,
                                    triggered_by="manage.py sync")
         try:
-            run = run_in_foreground(sync_options)
+            run = run_in_foreground(sync_options, force=force, report=self.stderr.write)
+        except SyncBusy as exc:
+            raise CommandError(str(exc), returncode=2) from exc
         except ApiError as exc:
             raise CommandError(f"Connection error: {exc}", returncode=2) from exc
-        if run is None:
-            raise CommandError("Another sync is running; this one was not started.",
-                               returncode=2)
         if json:
             self._print_json(run)
         else:
