@@ -371,7 +371,8 @@ def test_health_reports_the_last_completed_run(client, settings):
     assert body["last_run"]["status"] == "succeeded"
     assert 3500 < body["last_run"]["age_seconds"] < 3700
     assert body["sync_active"] is True
-    assert set(body) == {"status", "last_run", "sync_active", "max_age_seconds"}
+    assert set(body) == {"status", "last_run", "sync_active", "max_age_seconds", "reason"}
+    assert body["reason"] == ""
     assert set(body["last_run"]) == {"status", "age_seconds", "finished_at"}
     assert response["Cache-Control"].startswith("max-age=0")
 

@@ -31,12 +31,13 @@ FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.
 TROUBLE = (RunStatus.FAILED, RunStatus.HELD)
 # Count keys the applier uses, in reading order; "processed" is their sum.
 COUNT_KEYS = ("created", "updated", "archived", "linked", "written_back", "planned",
-              "unchanged", "skipped", "flagged", "failed")
+              "unchanged", "skipped", "flagged", "failed", "read_failed")
 CHANGE_KEYS = ("created", "updated", "archived", "linked", "written_back")
 
 
 # -- one run, as people read it -------------------------------------------------------------------
-COUNT_LABELS = {"written_back": "written back to Notion", "planned": "planned"}
+COUNT_LABELS = {"written_back": "written back to Notion", "planned": "planned",
+                "read_failed": "read failed (see the errors)"}
 
 
 def kind_progress(run: SyncRun) -> list[dict]:
@@ -47,7 +48,8 @@ def kind_progress(run: SyncRun) -> list[dict]:
         ordered = [(k, counts[k]) for k in COUNT_KEYS if k in counts] \
             + [(k, v) for k, v in counts.items() if k not in COUNT_KEYS]
         rows.append({"kind": kind, "label": Kind(kind).label + "s",
-                     "processed": sum(counts.values()), "counts": ordered,
+                     "processed": sum(n for k, n in counts.items() if k != "read_failed"),
+                     "counts": ordered,
                      "details": ", ".join(f"{n} {COUNT_LABELS.get(k, k.replace('_', ' '))}"
                                           for k, n in ordered)})
     return rows
@@ -60,7 +62,8 @@ def totals(run: SyncRun) -> dict[str, int]:
         for key, value in counts.items():
             summed[key] = summed.get(key, 0) + int(value or 0)
     summed["changes"] = sum(summed.get(k, 0) for k in CHANGE_KEYS)
-    summed["problems"] = summed.get("failed", 0) + summed.get("flagged", 0)
+    summed["problems"] = summed.get("failed", 0) + summed.get("flagged", 0) \
+        + summed.get("read_failed", 0)
     return summed
 
 
@@ -78,6 +81,7 @@ def progress(run: SyncRun) -> dict:
         "status_label": run.get_status_display(),
         "finished": finished,
         "dry_run": run.dry_run,
+        "trigger_label": run.trigger_label,
         "mode": run.mode,
         "phase": run.phase or ("Waiting for a worker" if run.status == RunStatus.QUEUED
                                else ""),

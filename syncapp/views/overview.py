@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from syncapp.models import SyncRun, Trigger
+from syncapp.models import RunStatus, SyncRun, Trigger
 from syncapp.services import config_check, overview, runs
 from syncapp.views.access import staff_required
 
@@ -32,6 +32,7 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         "last": last,
         "last_progress": overview.kind_progress(last) if last else [],
         "last_totals": overview.totals(last) if last else {},
+        "last_failure": last if last and last.status == RunStatus.FAILED else None,
         "schedules": overview.next_schedules(limit=8),
         "mapped": overview.mapped_counts(),
         "reviews": overview.pending_reviews(),

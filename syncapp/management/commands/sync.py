@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from syncapp.clients.errors import ApiError
-from syncapp.models import Mode, RunStatus
+from syncapp.models import ChangeRecord, Mode, Outcome, RunStatus, SyncRun
 from syncapp.services.runs import SyncBusy, run_in_foreground
 from syncapp.services.summary import summary_rows
 from syncapp.services.sync import SyncOptions
@@ -16,9 +16,23 @@ KIND_ALIASES = {"clients": "client", "projects": "project", "tasks": "task"}
 COLUMNS = ("created", "updated", "archived", "linked", "unchanged", "flagged", "failed")
 
 
+def read_failed(run: SyncRun) -> bool:
+    """Whether a kind could not be read (a held run may have lost access to a database)."""
+    return any(counts.get("read_failed") for counts in (run.counts or {}).values())
+
+
+def record_errors(run: SyncRun) -> list[dict]:
+    """Records that failed in this run, with their error (no values beyond the name)."""
+    return [{"kind": r.kind, "name": r.name or r.notion_page_id,
+             "notion_page_id": r.notion_page_id, "error": r.error}
+            for r in ChangeRecord.objects.filter(run=run, outcome=Outcome.FAILED)
+            .only("kind", "name", "notion_page_id", "error").order_by("id")]
+
+
 class Command(BaseCommand):
     help = ("Sync Notion to Clockify now. Exit 0: everything applied; 1: some records failed "
-            "or need review; 2: configuration or connection error.")
+            "or need review; 2: configuration error, another sync running, or Notion or "
+            "Clockify could not be read (the run failed).")
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true",
@@ -50,17 +64,21 @@ class Command(BaseCommand):
             self._print_json(run)
         else:
             self._print_table(run)
-        if run.status == RunStatus.FAILED:
+        if run.status == RunStatus.FAILED or read_failed(run):
             raise CommandError(run.error_summary or "The run failed.", returncode=2)
         if run.status != RunStatus.SUCCEEDED:
             raise SystemExit(1)
 
     def _print_json(self, run) -> None:
+        records = record_errors(run)
         self.stdout.write(json.dumps({
             "run": run.pk, "status": run.status, "mode": run.mode, "dry_run": run.dry_run,
             "counts": {k: row for k, row in summary_rows(run, COLUMNS)},
             "api_calls": {s: c["total"] for s, c in run.api_calls.items()},
-            "errors": run.error_summary.splitlines(),
+            "errors": run.error_summary.splitlines()
+            + [f"{r['kind']} {r['name']}: {r['error']}" for r in records],
+            "read_errors": run.error_summary.splitlines(),
+            "record_errors": records,
         }))
 
     def _print_table(self, run) -> None:
@@ -73,6 +91,8 @@ class Command(BaseCommand):
         self.stdout.write(f"API calls: {calls}")
         for line in run.error_summary.splitlines():
             self.stderr.write(line)
+        for record in record_errors(run):
+            self.stderr.write(f"{record['kind']} {record['name']}: {record['error']}")
 
 
 
