@@ -201,3 +201,21 @@ def activity(days: int = 14) -> list[DayBar]:
         bar.changes_pct = round(100 * bar.changes / peak)
         bar.problems_pct = round(100 * bar.problems / peak)
     return result
+
+
+# -- the first-run journey ------------------------------------------------------------------------
+def first_run_journey() -> dict:
+    """What the overview walks a fresh install through: check, dry run, start syncing.
+
+    The plan of the latest finished dry run, in the words people decide on: what would be
+    created, linked to an existing Clockify record, and which matches need a decision.
+    """
+    dry = (SyncRun.objects.filter(dry_run=True, status__in=FINISHED)
+           .order_by("-finished_at", "-id").first())
+    if dry is None:
+        return {"dry_run": None}
+    summed = totals(dry)
+    return {"dry_run": dry, "creates": summed.get("created", 0),
+            "links": summed.get("linked", 0),
+            "ambiguous": ChangeRecord.objects.filter(run=dry, reason="ambiguous_match").count(),
+            "problems": summed["problems"]}

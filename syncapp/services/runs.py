@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from syncapp.models import Mode, RunStatus, SyncLock, SyncRun
-from syncapp.services import notify
+from syncapp.services import notify, syncing
 from syncapp.services.sync import SyncOptions, run_sync
 
 log = logging.getLogger(__name__)
@@ -296,6 +296,9 @@ def options_for(run: SyncRun) -> SyncOptions:
 
 def execute_run(run_id: int) -> str:
     """The django-q2 task: run a queued sync if nobody else is running one."""
+    trigger = SyncRun.objects.filter(pk=run_id).values_list("trigger", flat=True).first()
+    if trigger is not None and not syncing.may_run(trigger):
+        return "waiting: syncing not started (or paused); the run stays queued"
     holder = f"worker-{uuid.uuid4().hex[:12]}"
     if not claim(holder):
         return "busy: left queued for the running sync to hand over"

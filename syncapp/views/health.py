@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from syncapp.models import RunStatus, SyncRun
-from syncapp.services import runs
+from syncapp.services import runs, syncing
 from syncapp.services.overview import ACTIVE, FINISHED
 
 HEALTHY = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
@@ -62,7 +62,9 @@ def health(request: HttpRequest) -> JsonResponse:
     elif age > max_age:
         body["status"] = "stale"
         body["reason"] = (f"No run finished in the last {settings.HEALTH_MAX_AGE_HOURS:g} h "
-                          "(HEALTH_MAX_AGE_HOURS): is the task worker running?")
+                          "(HEALTH_MAX_AGE_HOURS): " + (
+                              "is the task worker running?" if syncing.syncing_started()
+                              else "syncing is paused."))
     else:
         body["status"] = "ok"
     return JsonResponse(body, status=200 if body["status"] == "ok" else 503)

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from syncapp.models import RunStatus, SyncRun, Trigger
-from syncapp.services import config_check, overview, runs
+from syncapp.services import config_check, overview, runs, syncing
 from syncapp.views.access import staff_required
 
 
@@ -40,6 +40,9 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         "chart": overview.activity(),
     }
     context["mapped_total"] = sum(row["total"] for row in context["mapped"])
+    context["syncing"] = syncing.state()
+    if not context["syncing"].started:
+        context["journey"] = overview.first_run_journey()
     return render(request, "syncapp/overview.html", context)
 
 
@@ -47,9 +50,18 @@ def _user_label(request: HttpRequest) -> str:
     return f"{request.user.get_username()} (dashboard)"
 
 
+def _start(request: HttpRequest) -> None:
+    """A person's Sync now or Start syncing turns the schedules and webhooks on."""
+    if syncing.start_syncing(_user_label(request)):
+        messages.success(request, "Syncing started: the poll, the daily sync and webhooks now "
+                                  "keep Notion and Clockify in step (Pause syncing on the "
+                                  "settings page stops them).")
+
+
 @require_POST
 @staff_required
 def sync_now(request: HttpRequest) -> HttpResponse:
+    _start(request)
     run = runs.request_sync(trigger=Trigger.MANUAL, triggered_by=_user_label(request))
     holder = runs.current_holder()
     if run.coalesced:
@@ -62,6 +74,27 @@ def sync_now(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, f"Sync queued as run #{run.pk}.")
     return redirect("overview")
+
+
+@require_POST
+@staff_required
+def start_syncing(request: HttpRequest) -> HttpResponse:
+    """The last step of the first-run journey: run the first sync and turn the schedules on."""
+    _start(request)
+    run = runs.request_sync(trigger=Trigger.MANUAL, triggered_by=_user_label(request))
+    messages.info(request, f"First sync queued as run #{run.pk}.")
+    return redirect("overview")
+
+
+@require_POST
+@staff_required
+def pause_syncing(request: HttpRequest) -> HttpResponse:
+    if syncing.pause_syncing(_user_label(request)):
+        messages.success(request, "Syncing paused: the schedules and webhooks write nothing "
+                                  "until someone presses Start syncing or Sync now.")
+    else:
+        messages.info(request, "Syncing was already paused.")
+    return redirect("settings-page")
 
 
 @require_POST

@@ -17,7 +17,7 @@ from syncapp.models import (
     Kind,
     default_properties,
 )
-from syncapp.services import config_check
+from syncapp.services import config_check, syncing
 from syncapp.views.access import staff_required
 
 DAILY_SCHEDULE = "Daily full sync"
@@ -130,6 +130,7 @@ def _render(request: HttpRequest, check, status: int = 200) -> HttpResponse:
     return render(request, "syncapp/settings.html", {
         "configuration": configuration(), "mappings": field_mapping(), "check": check,
         "schedules": schedules, "schedule_notes": schedule_notes(schedules),
+        "syncing": syncing.state(),
     }, status=status)
 
 

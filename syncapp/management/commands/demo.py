@@ -58,6 +58,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"\nDashboard: http://127.0.0.1:{port}/   login: admin / {password}\n"
             f"Sandbox emulators: http://127.0.0.1:{sandbox_port}/   Ctrl-C stops everything.\n"
+            "Nothing is written until you start syncing: the overview walks you through "
+            "Check configuration, Dry run, Start syncing.\n"
         ))
         try:
             while all(child.poll() is None for child in children):

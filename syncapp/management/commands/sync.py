@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from syncapp.clients.errors import ApiError
 from syncapp.models import ChangeRecord, Mode, Outcome, RunStatus, SyncRun
+from syncapp.services import syncing
 from syncapp.services.runs import SyncBusy, run_in_foreground
 from syncapp.services.summary import summary_rows
 from syncapp.services.sync import SyncOptions
@@ -54,6 +55,9 @@ class Command(BaseCommand):
         sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds,
                                    mode=Mode.INCREMENTAL if incremental else Mode.FULL,
                                    triggered_by="manage.py sync")
+        if not dry_run and syncing.start_syncing("manage.py sync"):
+            self.stderr.write("Syncing started: the schedules and webhooks now write too "
+                              "(`manage.py syncing pause` stops them).")
         try:
             run = run_in_foreground(sync_options, force=force, report=self.stderr.write)
         except SyncBusy as exc:
