@@ -295,3 +295,16 @@ def test_the_overview_never_offers_nor_takes_a_live_holders_lock(staff_client, c
     assert staff_client.get("/sync/release-lock/").status_code == 405  # POST only
     client.logout()
     assert client.post("/sync/release-lock/").status_code == 302  # staff only: to the login
+
+
+@pytest.mark.django_db
+def test_taking_over_a_dead_lock_spares_a_run_created_after_its_last_heartbeat(settings):
+    """`manage.py sync` creates its run, then claims: a reaper in between must not fail it."""
+    settings.SYNC_DEAD_AFTER_SECONDS = 30
+    beat = timezone.now() - timedelta(seconds=60)
+    dead = hold_lock(heartbeat_at=beat, host="another-host")
+    newcomer = SyncRun.objects.create(trigger="command", status=RunStatus.RUNNING,
+                                      started_at=beat + timedelta(seconds=50))
+    assert runs.reap_dead()
+    assert SyncRun.objects.get(pk=dead.pk).status == RunStatus.FAILED
+    assert SyncRun.objects.get(pk=newcomer.pk).status == RunStatus.RUNNING

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from syncapp.models import Mode, RunStatus, SyncLock, SyncRun
@@ -201,7 +201,8 @@ def claim(holder: str, run: SyncRun | None = None, *, force: bool = False,
         log.warning("Took over the sync lock from %s: %s.", _holder_of(lock).describe(), reason)
         _fail_abandoned_runs(except_run=run, reason=f"The process running this sync stopped: "
                                                     f"{reason}; its lock was held by "
-                                                    f"{_holder_of(lock).describe()}.")
+                                                    f"{_holder_of(lock).describe()}.",
+                             started_by=lock.heartbeat_at, dead_run_id=lock.run_id)
     return bool(taken)
 
 
@@ -215,11 +216,19 @@ def beat(holder: str) -> bool:
                 .update(heartbeat_at=timezone.now()))
 
 
-def _fail_abandoned_runs(except_run: SyncRun | None, reason: str) -> None:
-    """We hold the lock, so any other run still marked running lost its process."""
+def _fail_abandoned_runs(except_run: SyncRun | None, reason: str,
+                         started_by: datetime | None = None,
+                         dead_run_id: int | None = None) -> None:
+    """We hold the lock, so any other run still marked running lost its process.
+
+    After a take-over, only runs started before the dead holder's last heartbeat: a
+    `manage.py sync` that created its run a moment ago and is about to claim is not one.
+    """
     running = SyncRun.objects.filter(status=RunStatus.RUNNING)
     if except_run is not None:
         running = running.exclude(pk=except_run.pk)
+    if started_by is not None:
+        running = running.filter(Q(started_at__lte=started_by) | Q(pk=dead_run_id))
     running.update(status=RunStatus.FAILED, finished_at=timezone.now(), phase="Stopped",
                    error_summary=reason or "The process running this sync stopped "
                                            "responding.")
