@@ -80,6 +80,8 @@ def test_a_webhook_before_syncing_started_waits_and_sync_now_starts_it(
     assert work_off(broker) == ["waiting: syncing not started (or paused); the run stays queued"]
     assert SyncRun.objects.get(pk=waiting.pk).status == RunStatus.QUEUED
     assert writes(sandbox) == NOTHING
+    progress = staff_client.get(reverse("run-progress", args=[waiting.pk])).json()
+    assert progress["phase"] == "Waiting until syncing is started"
 
     with django_capture_on_commit_callbacks(execute=True):
         answer = staff_client.post(reverse("sync-now"), follow=True)

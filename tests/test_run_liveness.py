@@ -56,8 +56,9 @@ def hold_lock(*, holder="command-elsewhere", heartbeat_at, pid=None, host=None) 
 # -- in process, with an injected clock ------------------------------------------------------
 @pytest.mark.django_db
 def test_a_silent_holder_is_dead_after_the_threshold_and_its_run_fails_with_the_reason(
-        settings):
+        settings, mailoutbox):
     settings.SYNC_DEAD_AFTER_SECONDS = 30
+    settings.NOTIFY_EMAILS = ["ops@example.com"]
     beat = timezone.now()
     dead = hold_lock(heartbeat_at=beat, pid=None, host="another-host")
     assert runs.reap_dead(now=beat + timedelta(seconds=29)) == ""
@@ -71,6 +72,8 @@ def test_a_silent_holder_is_dead_after_the_threshold_and_its_run_fails_with_the_
     assert "command-elsewhere on another-host" not in dead.error_summary  # no pid recorded
     assert f"run #{dead.pk}" in dead.error_summary
     assert SyncLock.objects.get().holder == ""
+    [mail] = mailoutbox  # its process cannot tell anyone: the take-over does
+    assert f"Sync run {dead.pk}" in mail.body and "no heartbeat for 31 s" in mail.body
 
 
 @pytest.mark.django_db

@@ -83,8 +83,7 @@ def progress(run: SyncRun) -> dict:
         "dry_run": run.dry_run,
         "trigger_label": run.trigger_label,
         "mode": run.mode,
-        "phase": run.phase or ("Waiting for a worker" if run.status == RunStatus.QUEUED
-                               else ""),
+        "phase": run.phase or (_waiting_for(run) if run.status == RunStatus.QUEUED else ""),
         "coalesced": run.coalesced,
         "kinds": {row["kind"]: {"processed": row["processed"], "details": row["details"],
                                 "counts": dict(row["counts"])}
@@ -96,6 +95,14 @@ def progress(run: SyncRun) -> dict:
         "error_summary": run.error_summary if finished else "",
         "detail_url": reverse("run-detail", args=[run.pk]),
     }
+
+
+def _waiting_for(run: SyncRun) -> str:
+    from syncapp.services import syncing
+
+    if not syncing.may_run(run.trigger):
+        return "Waiting until syncing is started"
+    return "Waiting for a worker"
 
 
 # -- the page's blocks ------------------------------------------------------------------------

@@ -203,6 +203,9 @@ def claim(holder: str, run: SyncRun | None = None, *, force: bool = False,
                                                     f"{reason}; its lock was held by "
                                                     f"{_holder_of(lock).describe()}.",
                              started_by=lock.heartbeat_at, dead_run_id=lock.run_id)
+        dead_run = SyncRun.objects.filter(pk=lock.run_id, status=RunStatus.FAILED).first()
+        if dead_run is not None:
+            notify.notify_run(dead_run)  # nobody else will: its process is gone
     return bool(taken)
 
 
