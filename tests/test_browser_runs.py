@@ -140,6 +140,8 @@ def schedule_period(queue, monkeypatch) -> None:
     clock = max(Schedule.objects.values_list("next_run", flat=True)) + timedelta(seconds=1)
     monkeypatch.setattr(q_scheduler, "timezone", SimpleNamespace(now=lambda: clock))
     monkeypatch.setattr(q_scheduler, "localtime", lambda value=None: clock)
+    # it closes "old" connections first: here that would be the test's own transaction
+    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
     q_scheduler.scheduler(broker=queue)
 
 

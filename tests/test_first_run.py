@@ -38,6 +38,8 @@ def schedule_period(queue, monkeypatch, on_commit=None) -> list:
     clock = max(Schedule.objects.values_list("next_run", flat=True)) + timedelta(seconds=1)
     monkeypatch.setattr(q_scheduler, "timezone", SimpleNamespace(now=lambda: clock))
     monkeypatch.setattr(q_scheduler, "localtime", lambda value=None: clock)
+    # it closes "old" connections first: here that would be the test's own transaction
+    monkeypatch.setattr(q_scheduler, "close_old_django_connections", lambda: None)
     q_scheduler.scheduler(broker=queue)
     if on_commit is None:
         return work_off(queue)
