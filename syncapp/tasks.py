@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from syncapp.models import Mode, Trigger
-from syncapp.services import runs
+from syncapp.services import runs, syncing
+
+NOT_STARTED = "syncing not started (or paused): nothing to do"
 
 
 def execute_run(run_id: int) -> str:
     return runs.execute_run(run_id)
 
 
-def poll() -> int:
-    """Every minute: pick up pages created or edited in Notion."""
+def poll() -> int | str:
+    """Every minute: pick up pages created or edited in Notion (once syncing started)."""
+    if not syncing.syncing_started():
+        return NOT_STARTED
     return runs.request_sync(trigger=Trigger.POLL, mode=Mode.INCREMENTAL,
                              triggered_by="every-minute poll").pk
 
 
-def daily_full_sync() -> int:
+def daily_full_sync() -> int | str:
+    if not syncing.syncing_started():
+        return NOT_STARTED
     return runs.request_sync(trigger=Trigger.SCHEDULE, mode=Mode.FULL,
                              triggered_by="daily full sync").pk
 

@@ -5,19 +5,27 @@ The schedules are created, by name, by the data migration `webhook_schedules`.
 
 from __future__ import annotations
 
-from syncapp.services import rollup, salesforce_events, timeentries
+from syncapp.services import rollup, salesforce_events, syncing, timeentries
+
+NOT_STARTED = {"skipped": "syncing not started (or paused)"}
 
 
 def reconcile_time_entries(days: int = timeentries.RECONCILE_DAYS) -> dict:
     """Hourly: repair missed Clockify webhooks from the last `days` of time entries."""
+    if not syncing.syncing_started():
+        return NOT_STARTED
     return dict(timeentries.reconcile(days))
 
 
 def flush_rollups() -> dict:
     """Every minute: write changed tracked hours to Notion, once per dirty page."""
+    if not syncing.syncing_started():
+        return NOT_STARTED
     return dict(rollup.flush())
 
 
 def push_salesforce_due() -> dict:
     """Every minute: send, update or delete the Salesforce Events that are due."""
+    if not syncing.syncing_started():
+        return NOT_STARTED
     return dict(salesforce_events.push_due())

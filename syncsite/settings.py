@@ -115,6 +115,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Read once at import (django-q2 does the same): change it by restarting the worker.
 REDIS_URL = url_var("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
 SYNC_TASK_TIMEOUT = int_var("SYNC_TASK_TIMEOUT", 1800, minimum=60)
+# A running sync beats every SYNC_HEARTBEAT_SECONDS; one silent for SYNC_DEAD_AFTER_SECONDS is
+# dead (its process crashed or was killed): it is marked failed and the next trigger starts.
+SYNC_HEARTBEAT_SECONDS = float_var("SYNC_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+SYNC_DEAD_AFTER_SECONDS = float_var("SYNC_DEAD_AFTER_SECONDS", 30.0, minimum=0.3)
+if SYNC_DEAD_AFTER_SECONDS < 3 * SYNC_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "Setting SYNC_DEAD_AFTER_SECONDS must be at least 3 x SYNC_HEARTBEAT_SECONDS "
+        "(a run is dead only after it missed several heartbeats).")
 Q_CLUSTER = {
     "name": "syncsite",
     "workers": int_var("Q_WORKERS", 2, minimum=1),

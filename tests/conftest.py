@@ -56,3 +56,17 @@ def sandbox(settings, monkeypatch):
     settings.SALESFORCE_CLIENT_ID = salesforce.CLIENT_ID
     settings.SALESFORCE_CLIENT_SECRET = salesforce.CLIENT_SECRET
     return box
+
+
+@pytest.fixture(autouse=True)
+def syncing_already_started(request, monkeypatch):
+    """Most tests exercise an install where a person already started syncing (schedules and
+    webhooks on). Tests of the first-run journey and of pausing mark themselves
+    `fresh_install` and see the real stored state."""
+    if request.node.get_closest_marker("fresh_install"):
+        return
+    from syncapp.models import SyncingState
+    from syncapp.services import syncing
+
+    monkeypatch.setattr(syncing, "syncing_started", lambda: True)
+    monkeypatch.setattr(syncing, "state", lambda: SyncingState(started=True))

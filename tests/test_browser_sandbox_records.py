@@ -107,7 +107,10 @@ def test_rename_a_page_in_the_sandbox_notion_and_sync_now_carries_it_to_clockify
         assert sandbox.clockify.project(world["project_id"])["name"] == "Website"  # not yet
 
         browser.find_element(By.LINK_TEXT, "Overview").click()
-        browser.find_element(By.ID, "sync-now").click()
+        button = browser.find_element(By.ID, "sync-now")
+        button.click()
+        # The old overview shows the last run's card too: wait for the page after the POST.
+        wait.until(lambda d: _gone(button))
         status = wait.until(lambda d: d.find_element(
             By.CSS_SELECTOR, ".run-progress [data-field=status]"))
         worker.go.set()
@@ -175,3 +178,14 @@ def test_close_a_task_and_archive_a_project_in_the_sandbox_clockify_and_sync_bri
     browser.get(live_server.url + f"/sandbox/notion/{world['task']}/")
     assert shown_values(browser)["Status"] == "Done"
     assert sandbox.notion.values(world["task"])["Status"] == "Done"
+
+
+def _gone(element) -> bool:
+    """True once the page holding `element` has been replaced."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    return False

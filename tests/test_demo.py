@@ -73,7 +73,9 @@ def test_demo_serves_login_and_admin(tmp_path):
             "csrfmiddlewaretoken": token, "username": "admin", "password": password,
             "next": "/admin/"}, headers={"Referer": base + "/admin/login/"})
         assert answer.status_code == 200 and "Site administration" in answer.text
-        assert "Overview" in browser.get(base + "/", timeout=5).text
+        overview = browser.get(base + "/", timeout=5).text
+        assert "Overview" in overview
+        assert "Start syncing in three steps" in overview  # nothing written before that
         # the sandbox answers too, with Notion's and Clockify's own error shapes
         notion = requests.get(f"http://127.0.0.1:{sandbox_port}/notion/v1/users/me", timeout=5)
         assert notion.status_code == 401 and notion.json()["object"] == "error"

@@ -210,7 +210,7 @@ def test_a_queued_run_stranded_by_a_dead_worker_is_queued_again(
     with django_capture_on_commit_callbacks(execute=True):
         stranded = runs.request_sync(trigger="manual")
     broker.purge_queue()
-    long_ago = timezone.now() - runs.lock_ttl() - timedelta(minutes=1)
+    long_ago = timezone.now() - runs.dead_after() - timedelta(minutes=1)
     SyncRun.objects.filter(pk=stranded.pk).update(started_at=long_ago)
     SyncLock.objects.update_or_create(name="sync", defaults={
         "holder": "dead-worker", "heartbeat_at": long_ago})
@@ -371,7 +371,8 @@ def test_health_reports_the_last_completed_run(client, settings):
     assert body["last_run"]["status"] == "succeeded"
     assert 3500 < body["last_run"]["age_seconds"] < 3700
     assert body["sync_active"] is True
-    assert set(body) == {"status", "last_run", "sync_active", "max_age_seconds"}
+    assert set(body) == {"status", "last_run", "sync_active", "max_age_seconds", "reason"}
+    assert body["reason"] == ""
     assert set(body["last_run"]) == {"status", "age_seconds", "finished_at"}
     assert response["Cache-Control"].startswith("max-age=0")
 

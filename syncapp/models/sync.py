@@ -210,6 +210,11 @@ class SyncRun(models.Model):
         return f"Run {self.pk} ({self.mode}, {self.status})"
 
     @property
+    def trigger_label(self) -> str:
+        """What lists and cards show: a dry run says so, whoever asked for it."""
+        return "Dry run" if self.dry_run else self.get_trigger_display()
+
+    @property
     def duration(self):
         return (self.finished_at - self.started_at) if self.finished_at else None
 
@@ -217,16 +222,34 @@ class SyncRun(models.Model):
 class SyncLock(models.Model):
     """The single row that says which worker is running a sync, claimed by compare-and-set.
 
-    A worker that dies stops its heartbeat; after LOCK_TTL another may take over.
+    A worker that dies stops its heartbeat; after SYNC_DEAD_AFTER_SECONDS another may take
+    over. Host and pid let `sync --force` see at once that a holder on this machine is gone.
     """
 
     name = models.CharField(max_length=20, unique=True, default="sync")
     holder = models.CharField(max_length=64, blank=True)
     run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    host = models.CharField(max_length=255, blank=True, help_text="Hostname of the holder.")
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="Process id of the holder.")
 
     def __str__(self) -> str:
         return f"lock {self.name} held by {self.holder or 'nobody'}"
+
+
+class SyncingState(models.Model):
+    """Whether a person has started syncing (one row, pk=1).
+
+    A fresh install has its schedules in place but nothing writes to Clockify or Notion
+    until someone presses Start syncing / Sync now or runs `manage.py sync`.
+    """
+
+    started = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return "syncing started" if self.started else "syncing not started (or paused)"
 
 
 class Action(models.TextChoices):
@@ -292,6 +315,7 @@ __all__ = [
     "RunStatus",
     "SyncLock",
     "SyncRun",
+    "SyncingState",
     "Trigger",
     "default_properties",
 ]

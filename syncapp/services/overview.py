@@ -31,12 +31,13 @@ FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.
 TROUBLE = (RunStatus.FAILED, RunStatus.HELD)
 # Count keys the applier uses, in reading order; "processed" is their sum.
 COUNT_KEYS = ("created", "updated", "archived", "linked", "written_back", "planned",
-              "unchanged", "skipped", "flagged", "failed")
+              "unchanged", "skipped", "flagged", "failed", "read_failed")
 CHANGE_KEYS = ("created", "updated", "archived", "linked", "written_back")
 
 
 # -- one run, as people read it -------------------------------------------------------------------
-COUNT_LABELS = {"written_back": "written back to Notion", "planned": "planned"}
+COUNT_LABELS = {"written_back": "written back to Notion", "planned": "planned",
+                "read_failed": "read failed (see the errors)"}
 
 
 def kind_progress(run: SyncRun) -> list[dict]:
@@ -47,7 +48,8 @@ def kind_progress(run: SyncRun) -> list[dict]:
         ordered = [(k, counts[k]) for k in COUNT_KEYS if k in counts] \
             + [(k, v) for k, v in counts.items() if k not in COUNT_KEYS]
         rows.append({"kind": kind, "label": Kind(kind).label + "s",
-                     "processed": sum(counts.values()), "counts": ordered,
+                     "processed": sum(n for k, n in counts.items() if k != "read_failed"),
+                     "counts": ordered,
                      "details": ", ".join(f"{n} {COUNT_LABELS.get(k, k.replace('_', ' '))}"
                                           for k, n in ordered)})
     return rows
@@ -60,7 +62,8 @@ def totals(run: SyncRun) -> dict[str, int]:
         for key, value in counts.items():
             summed[key] = summed.get(key, 0) + int(value or 0)
     summed["changes"] = sum(summed.get(k, 0) for k in CHANGE_KEYS)
-    summed["problems"] = summed.get("failed", 0) + summed.get("flagged", 0)
+    summed["problems"] = summed.get("failed", 0) + summed.get("flagged", 0) \
+        + summed.get("read_failed", 0)
     return summed
 
 
@@ -78,9 +81,9 @@ def progress(run: SyncRun) -> dict:
         "status_label": run.get_status_display(),
         "finished": finished,
         "dry_run": run.dry_run,
+        "trigger_label": run.trigger_label,
         "mode": run.mode,
-        "phase": run.phase or ("Waiting for a worker" if run.status == RunStatus.QUEUED
-                               else ""),
+        "phase": run.phase or (_waiting_for(run) if run.status == RunStatus.QUEUED else ""),
         "coalesced": run.coalesced,
         "kinds": {row["kind"]: {"processed": row["processed"], "details": row["details"],
                                 "counts": dict(row["counts"])}
@@ -92,6 +95,14 @@ def progress(run: SyncRun) -> dict:
         "error_summary": run.error_summary if finished else "",
         "detail_url": reverse("run-detail", args=[run.pk]),
     }
+
+
+def _waiting_for(run: SyncRun) -> str:
+    from syncapp.services import syncing
+
+    if not syncing.may_run(run.trigger):
+        return "Waiting until syncing is started"
+    return "Waiting for a worker"
 
 
 # -- the page's blocks ------------------------------------------------------------------------
@@ -197,3 +208,21 @@ def activity(days: int = 14) -> list[DayBar]:
         bar.changes_pct = round(100 * bar.changes / peak)
         bar.problems_pct = round(100 * bar.problems / peak)
     return result
+
+
+# -- the first-run journey ------------------------------------------------------------------------
+def first_run_journey() -> dict:
+    """What the overview walks a fresh install through: check, dry run, start syncing.
+
+    The plan of the latest finished dry run, in the words people decide on: what would be
+    created, linked to an existing Clockify record, and which matches need a decision.
+    """
+    dry = (SyncRun.objects.filter(dry_run=True, status__in=FINISHED)
+           .order_by("-finished_at", "-id").first())
+    if dry is None:
+        return {"dry_run": None}
+    summed = totals(dry)
+    return {"dry_run": dry, "creates": summed.get("created", 0),
+            "links": summed.get("linked", 0),
+            "ambiguous": ChangeRecord.objects.filter(run=dry, reason="ambiguous_match").count(),
+            "problems": summed["problems"]}

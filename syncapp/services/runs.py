@@ -11,10 +11,14 @@ heartbeat, so a crashed worker's claim expires. This works the same on SQLite
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,7 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from syncapp.models import Mode, RunStatus, SyncLock, SyncRun
-from syncapp.services import notify
+from syncapp.services import notify, syncing
 from syncapp.services.sync import SyncOptions, run_sync
 
 log = logging.getLogger(__name__)
@@ -31,8 +35,13 @@ log = logging.getLogger(__name__)
 TASK = "syncapp.tasks.execute_run"
 
 
-def lock_ttl() -> timedelta:
-    return timedelta(seconds=getattr(settings, "SYNC_LOCK_TTL", 300))
+def dead_after() -> timedelta:
+    """How long a holder may stay silent before it counts as dead (several heartbeats)."""
+    return timedelta(seconds=settings.SYNC_DEAD_AFTER_SECONDS)
+
+
+def heartbeat_every() -> float:
+    return float(settings.SYNC_HEARTBEAT_SECONDS)
 
 
 # -- requesting ------------------------------------------------------------------------------
@@ -48,6 +57,7 @@ def request_sync(*, trigger: str, mode: str = Mode.FULL, page_ids: list[str] | N
                  targeted: bool = False, dry_run: bool = False, kinds: list[str] | None = None,
                  triggered_by: str = "") -> SyncRun:
     """Queue a sync, or merge into the one already waiting. Returns the queued run."""
+    reap_dead()
     page_ids = list(page_ids or [])
     fields = {"trigger": trigger, "mode": mode, "page_ids": page_ids, "targeted": targeted,
               "dry_run": dry_run, "kinds": kinds or [], "triggered_by": triggered_by[:200]}
@@ -79,15 +89,22 @@ def _revive_if_stranded(run: SyncRun) -> None:
     Its task may have been consumed while another sync held the lock ("busy"), and that
     holder may have died without handing over (a worker killed at its timeout). Every
     later trigger merges into the run, so it would wait forever. When it has waited
-    longer than the lock TTL and nobody holds the lock, send it again (at most once per
-    TTL per process). A duplicate task is harmless: only one moves it to running.
+    longer than a holder may stay silent and no live run holds the lock, send it again (at
+    most once per that interval). A duplicate task is harmless: only one moves it to running.
     """
-    if run.started_at >= timezone.now() - lock_ttl() or current_holder() is not None:
+    if run.started_at >= timezone.now() - dead_after() or current_holder() is not None:
         return
-    if cache.add(f"syncapp:revive-run:{run.pk}", 1, timeout=lock_ttl().total_seconds()):
+    if _send_again(run.pk):
         log.warning("Run %s waited %s with no sync running: queued again.", run.pk,
                     timezone.now() - run.started_at)
-        enqueue(run.pk)
+
+
+def _send_again(run_id: int) -> bool:
+    """Enqueue a waiting run again, at most once per dead-after interval per run."""
+    if cache.add(f"syncapp:revive-run:{run_id}", 1, timeout=dead_after().total_seconds()):
+        enqueue(run_id)
+        return True
+    return False
 
 
 def _create_queued(fields: dict) -> SyncRun:
@@ -104,20 +121,97 @@ def enqueue(run_id: int) -> None:
 
 
 # -- the lock -----------------------------------------------------------------------------------
-def claim(holder: str, run: SyncRun | None = None) -> bool:
-    """Take the sync lock if it is free or its holder stopped beating. True if taken."""
+@dataclass(frozen=True)
+class Holder:
+    """Who holds (or held) the lock, as people read it in messages."""
+
+    holder: str
+    run_id: int | None
+    heartbeat_at: datetime | None
+    host: str
+    pid: int | None
+
+    def describe(self) -> str:
+        beat = self.heartbeat_at.isoformat(timespec="seconds") if self.heartbeat_at else "never"
+        where = f" on {self.host} pid {self.pid}" if self.host and self.pid else ""
+        run = f"run #{self.run_id}" if self.run_id else "no run"
+        return f"{self.holder}{where} ({run}, last heartbeat {beat})"
+
+
+def _holder_of(lock: SyncLock) -> Holder:
+    return Holder(lock.holder, lock.run_id, lock.heartbeat_at, lock.host, lock.pid)
+
+
+def _process_gone(host: str, pid: int | None) -> bool:
+    """True only when the holder ran on this machine and its process no longer exists."""
+    if not pid or host != socket.gethostname():
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, under another user
+    return False
+
+
+def why_dead(lock: SyncLock, now: datetime | None = None, *, check_process: bool = True) -> str:
+    """Why the lock's holder is provably dead, or "" when it may be alive.
+
+    Silent for SYNC_DEAD_AFTER_SECONDS is dead. With `check_process`, so is a holder on
+    this host whose pid is gone; only `sync --force` (a person) relies on that, since
+    two containers may share a hostname but not their process tables.
+    """
+    now = now or timezone.now()
+    if not lock.holder:
+        return ""
+    if lock.heartbeat_at is None or lock.heartbeat_at < now - dead_after():
+        silent = "it never beat" if lock.heartbeat_at is None else \
+            f"no heartbeat for {(now - lock.heartbeat_at).total_seconds():.0f} s"
+        return f"{silent} (dead after {dead_after().total_seconds():g} s)"
+    if check_process and _process_gone(lock.host, lock.pid):
+        return f"process {lock.pid} no longer exists on {lock.host}"
+    return ""
+
+
+def claim(holder: str, run: SyncRun | None = None, *, force: bool = False,
+          now: datetime | None = None) -> bool:
+    """Take the sync lock if it is free or its holder is dead. True if taken.
+
+    By compare-and-set on (holder, heartbeat_at): two claimants of a dead lock cannot
+    both win. Without `force` only a silent holder counts as dead; with it, also one whose
+    process is gone on this machine (`sync --force` right after a kill -9).
+    """
     SyncLock.objects.get_or_create(name="sync")
-    now = timezone.now()
-    taken = SyncLock.objects.filter(name="sync").filter(
-        Q(holder="") | Q(heartbeat_at__lt=now - lock_ttl())
-    ).update(holder=holder, heartbeat_at=now, run=run)
+    now = now or timezone.now()
+    mine = {"holder": holder, "heartbeat_at": now, "run": run,
+            "host": socket.gethostname(), "pid": os.getpid()}
+    if SyncLock.objects.filter(name="sync", holder="").update(**mine):
+        _fail_abandoned_runs(except_run=run, reason="")
+        return True
+    lock = SyncLock.objects.get(name="sync")
+    reason = why_dead(lock, now, check_process=force)
+    if not reason:
+        return False
+    taken = SyncLock.objects.filter(name="sync", holder=lock.holder,
+                                    heartbeat_at=lock.heartbeat_at).update(**mine)
     if taken:
-        _fail_abandoned_runs(except_run=run)
+        log.warning("Took over the sync lock from %s: %s.", _holder_of(lock).describe(), reason)
+        _fail_abandoned_runs(except_run=run, reason=f"The process running this sync stopped: "
+                                                    f"{reason}; its lock was held by "
+                                                    f"{_holder_of(lock).describe()}.",
+                             started_by=lock.heartbeat_at, dead_run_id=lock.run_id)
+        dead_run = SyncRun.objects.filter(pk=lock.run_id, status=RunStatus.FAILED).first()
+        if dead_run is not None:
+            notify.notify_run(dead_run)  # nobody else will: its process is gone
     return bool(taken)
 
 
 def release(holder: str) -> None:
-    SyncLock.objects.filter(name="sync", holder=holder).update(holder="", run=None)
+    SyncLock.objects.filter(name="sync", holder=holder).update(holder="", run=None, pid=None,
+                                                              host="")
 
 
 def beat(holder: str) -> bool:
@@ -125,33 +219,74 @@ def beat(holder: str) -> bool:
                 .update(heartbeat_at=timezone.now()))
 
 
-def _fail_abandoned_runs(except_run: SyncRun | None) -> None:
-    """We hold the lock, so any other run still marked running lost its worker."""
+def _fail_abandoned_runs(except_run: SyncRun | None, reason: str,
+                         started_by: datetime | None = None,
+                         dead_run_id: int | None = None) -> None:
+    """We hold the lock, so any other run still marked running lost its process.
+
+    After a take-over, only runs started before the dead holder's last heartbeat: a
+    `manage.py sync` that created its run a moment ago and is about to claim is not one.
+    """
     running = SyncRun.objects.filter(status=RunStatus.RUNNING)
     if except_run is not None:
         running = running.exclude(pk=except_run.pk)
-    running.update(status=RunStatus.FAILED, finished_at=timezone.now(),
-                   error_summary="The worker running this sync stopped responding.")
+    if started_by is not None:
+        running = running.filter(Q(started_at__lte=started_by) | Q(pk=dead_run_id))
+    running.update(status=RunStatus.FAILED, finished_at=timezone.now(), phase="Stopped",
+                   error_summary=reason or "The process running this sync stopped "
+                                           "responding.")
+
+
+def lock_state(now: datetime | None = None) -> tuple[Holder | None, str]:
+    """The lock's holder (None when free) and why it is dead ("" when it may be alive)."""
+    lock = SyncLock.objects.filter(name="sync").first()
+    if lock is None or not lock.holder:
+        return None, ""
+    return _holder_of(lock), why_dead(lock, now)
 
 
 def current_holder() -> SyncLock | None:
+    """The lock row while a live (beating) run holds it."""
     lock = SyncLock.objects.filter(name="sync").select_related("run").first()
     if lock and lock.holder and lock.heartbeat_at and \
-            lock.heartbeat_at >= timezone.now() - lock_ttl():
+            lock.heartbeat_at >= timezone.now() - dead_after():
         return lock
     return None
+
+
+def reap_dead(now: datetime | None = None, *, check_process: bool = False) -> str:
+    """Free the lock of a dead holder and fail its run; the reason, or "" if none was dead.
+
+    Every trigger calls it, so a crashed run is marked failed (and the queue moves on)
+    within SYNC_DEAD_AFTER_SECONDS plus one poll. The dashboard's "Release the lock"
+    button passes `check_process` (a person asked: a vanished pid on this host counts).
+    """
+    reaper = f"reaper-{uuid.uuid4().hex[:12]}"
+    lock = SyncLock.objects.filter(name="sync").first()
+    reason = why_dead(lock, now, check_process=check_process) if lock else ""
+    if not reason or not claim(reaper, now=now, force=check_process):
+        return ""
+    release(reaper)
+    waiting = SyncRun.objects.filter(status=RunStatus.QUEUED).order_by("id").first()
+    if waiting is not None:  # its task may have been consumed as "busy": it starts now
+        _send_again(waiting.pk)
+    return reason
 
 
 @contextmanager
 def heartbeat(holder: str, every: float | None = None):
     """Beat in a thread while the body runs, so the claim never looks abandoned."""
-    every = every or lock_ttl().total_seconds() / 5
+    every = every or heartbeat_every()
     stop = threading.Event()
 
     def loop() -> None:
         try:
             while not stop.wait(every):
-                beat(holder)
+                try:
+                    if not beat(holder):
+                        log.error("Sync lock of %s was taken over while it ran.", holder)
+                except Exception:  # a database hiccup must not stop the beating
+                    log.exception("Heartbeat of %s failed; trying again.", holder)
         finally:
             connection.close()  # this thread's own connection
 
@@ -173,6 +308,9 @@ def options_for(run: SyncRun) -> SyncOptions:
 
 def execute_run(run_id: int) -> str:
     """The django-q2 task: run a queued sync if nobody else is running one."""
+    trigger = SyncRun.objects.filter(pk=run_id).values_list("trigger", flat=True).first()
+    if trigger is not None and not syncing.may_run(trigger):
+        return "waiting: syncing not started (or paused); the run stays queued"
     holder = f"worker-{uuid.uuid4().hex[:12]}"
     if not claim(holder):
         return "busy: left queued for the running sync to hand over"
@@ -208,15 +346,40 @@ def hand_over() -> None:
         enqueue(waiting.pk)
 
 
-def run_in_foreground(options: SyncOptions) -> SyncRun | None:
-    """For `manage.py sync`: claim, run here, release. None when another sync runs."""
+class SyncBusy(Exception):
+    """Another sync holds the lock and is not provably dead."""
+
+    def __init__(self, holder: Holder | None, force: bool) -> None:
+        self.holder = holder
+        who = holder.describe() if holder else "another process"
+        if force:
+            message = (f"Refused --force: the sync lock is held by a live run, {who}. A live "
+                       "run's lock is never taken; wait for it to finish.")
+        else:
+            message = (f"Another sync is running; this one was not started. Lock held by {who}. "
+                       f"A holder silent for {dead_after().total_seconds():g} s counts as dead; "
+                       "if that process was killed, `manage.py sync --force` takes over.")
+        super().__init__(message)
+
+
+def run_in_foreground(options: SyncOptions, *, force: bool = False,
+                      report: Callable[[str], None] | None = None) -> SyncRun:
+    """For `manage.py sync`: claim, run here, release. Raises SyncBusy when another sync
+    runs; `force` also takes over a holder whose process is gone from this host.
+    `report` hears whose lock was taken over, if any."""
     holder = f"command-{uuid.uuid4().hex[:12]}"
+    before, _ = lock_state()
     run = SyncRun.objects.create(trigger=options.trigger, mode=options.mode,
                                  dry_run=options.dry_run, kinds=options.kinds,
                                  triggered_by=options.triggered_by, status=RunStatus.RUNNING)
-    if not claim(holder, run):
+    if not claim(holder, run, force=force):
         run.delete()
-        return None
+        raise SyncBusy(lock_state()[0] or before, force)
+    if before is not None and report is not None:
+        failed = SyncRun.objects.filter(pk=before.run_id).values_list("error_summary",
+                                                                      flat=True).first()
+        report(f"Took over the sync lock of {before.describe()}"
+               + (f": {failed}" if failed else "."))
     try:
         with heartbeat(holder):
             run = _sync(options, run)

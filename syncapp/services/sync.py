@@ -88,6 +88,7 @@ class SyncSession:
         self.options = options
         self.policy = policy or review.load_policy()
         self.held = False
+        self.lost_access = False  # a database answered 404/refused: the run is held
         self.notion = notion
         self.clockify = clockify
         self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
@@ -142,11 +143,15 @@ class SyncSession:
                         self.notion, self.configs[kind], database_id(kind), since)
                 if self.options.page_ids and self.options.mode != Mode.FULL:
                     records.update(self._read_pages(kind, exclude=records))
-            except (NotFound, AuthError) as exc:
+            except NotFound as exc:
                 # Lost access looks like "everything was deleted": hold, archive nothing.
-                self.held = True
+                self.held = self.lost_access = True
                 self._kind_failed(kind, f"Lost access to the Notion {kind}s database; nothing "
                                         f"was archived and the run is held: {exc}")
+                continue
+            except AuthError as exc:  # the token itself is refused: the run failed
+                self._kind_failed(kind, f"Notion refused access to the {kind}s database "
+                                        f"(check NOTION_TOKEN); nothing was archived: {exc}")
                 continue
             except ApiError as exc:
                 self._kind_failed(kind, f"Reading the Notion {kind}s database failed: {exc}")
@@ -344,11 +349,15 @@ class SyncSession:
     def finish(self) -> SyncRun:
         counts = {k: dict(v) for k, v in self.applier.counts.items()}
         trouble = any(c.get("failed") or c.get("flagged") for c in counts.values())
-        if self.failed_kinds and len(self.failed_kinds) == len(self.kinds):
+        for kind in self.failed_kinds & set(self.kinds):  # a problem people must see counted
+            counts.setdefault(kind, {})["read_failed"] = 1
+        if self.failed_kinds and not self.lost_access:
+            # A read that failed (connection, 5xx/429 retries exhausted, refused) is a failed
+            # run, whatever else was applied: it is not a partial success.
             status = RunStatus.FAILED
         elif self.held:
             status = RunStatus.HELD
-        elif self.failed_kinds or trouble:
+        elif trouble:
             status = RunStatus.PARTIAL
         else:
             status = RunStatus.SUCCEEDED
@@ -404,6 +413,7 @@ def _run_session(session: SyncSession, since) -> SyncRun:
     except AuthError as exc:
         session._kind_failed("all", f"Access refused: {exc}")
         session.failed_kinds.update(session.kinds)
+        session.lost_access = False  # refused everywhere: the run failed, nothing to hold
     except BaseException as exc:
         run.status = RunStatus.FAILED
         run.error_summary = f"The run stopped: {exc!r}"

@@ -17,7 +17,7 @@ from syncapp.models import (
     Kind,
     default_properties,
 )
-from syncapp.services import config_check
+from syncapp.services import config_check, syncing
 from syncapp.views.access import staff_required
 
 DAILY_SCHEDULE = "Daily full sync"
@@ -71,6 +71,8 @@ def configuration() -> list[tuple[str, list[tuple[str, str]]]]:
             ("HTTP_TIMEOUT", f"{settings.HTTP_TIMEOUT:g} s"),
             ("HTTP_MAX_RETRIES", str(settings.HTTP_MAX_RETRIES)),
             ("SYNC_TASK_TIMEOUT", f"{settings.SYNC_TASK_TIMEOUT} s"),
+            ("SYNC_HEARTBEAT_SECONDS", f"{settings.SYNC_HEARTBEAT_SECONDS:g} s"),
+            ("SYNC_DEAD_AFTER_SECONDS", f"{settings.SYNC_DEAD_AFTER_SECONDS:g} s"),
             ("Q_WORKERS", str(settings.Q_CLUSTER.get("workers"))),
             ("Task queue broker", broker),
             ("Database", f"{engine} {database}"),
@@ -128,6 +130,7 @@ def _render(request: HttpRequest, check, status: int = 200) -> HttpResponse:
     return render(request, "syncapp/settings.html", {
         "configuration": configuration(), "mappings": field_mapping(), "check": check,
         "schedules": schedules, "schedule_notes": schedule_notes(schedules),
+        "syncing": syncing.state(),
     }, status=status)
 
 

@@ -77,7 +77,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 f"\nDashboard: http://127.0.0.1:{port}/   login: admin / {password}\n"
                 f"Sandbox emulators: http://127.0.0.1:{sandbox_port}/   "
-                f"Ctrl-C stops everything.\n"))
+                f"Ctrl-C stops everything.\n"
+                "Nothing is written until you start syncing: the overview walks you through "
+                "Check configuration, Dry run, Start syncing.\n"))
             self.stdout.flush()
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)

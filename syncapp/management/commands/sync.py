@@ -7,8 +7,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from syncapp.clients.errors import ApiError
-from syncapp.models import Mode, RunStatus
-from syncapp.services.runs import run_in_foreground
+from syncapp.models import ChangeRecord, Mode, Outcome, RunStatus, SyncRun
+from syncapp.services import syncing
+from syncapp.services.runs import SyncBusy, run_in_foreground
 from syncapp.services.summary import summary_rows
 from syncapp.services.sync import SyncOptions
 
@@ -16,9 +17,23 @@ KIND_ALIASES = {"clients": "client", "projects": "project", "tasks": "task"}
 COLUMNS = ("created", "updated", "archived", "linked", "unchanged", "flagged", "failed")
 
 
+def read_failed(run: SyncRun) -> bool:
+    """Whether a kind could not be read (a held run may have lost access to a database)."""
+    return any(counts.get("read_failed") for counts in (run.counts or {}).values())
+
+
+def record_errors(run: SyncRun) -> list[dict]:
+    """Records that failed in this run, with their error (no values beyond the name)."""
+    return [{"kind": r.kind, "name": r.name or r.notion_page_id,
+             "notion_page_id": r.notion_page_id, "error": r.error}
+            for r in ChangeRecord.objects.filter(run=run, outcome=Outcome.FAILED)
+            .only("kind", "name", "notion_page_id", "error").order_by("id")]
+
+
 class Command(BaseCommand):
     help = ("Sync Notion to Clockify now. Exit 0: everything applied; 1: some records failed "
-            "or need review; 2: configuration or connection error.")
+            "or need review; 2: configuration error, another sync running, or Notion or "
+            "Clockify could not be read (the run failed).")
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true",
@@ -28,34 +43,46 @@ class Command(BaseCommand):
         parser.add_argument("--kind", choices=sorted(KIND_ALIASES), action="append",
                             help="Limit to one kind (repeatable).")
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument("--force", action="store_true",
+                            help="Take over the sync lock when its holder is provably dead (no "
+                                 "heartbeat for SYNC_DEAD_AFTER_SECONDS, or its process is gone "
+                                 "from this host), e.g. after a kill -9. A live run's lock is "
+                                 "never taken.")
 
-    def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, **options):
+    def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, force: bool,
+               **options):
         kinds = [KIND_ALIASES[k] for k in kind or []]
         sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds,
                                    mode=Mode.INCREMENTAL if incremental else Mode.FULL,
                                    triggered_by="manage.py sync")
+        if not dry_run and syncing.start_syncing("manage.py sync"):
+            self.stderr.write("Syncing started: the schedules and webhooks now write too "
+                              "(`manage.py syncing pause` stops them).")
         try:
-            run = run_in_foreground(sync_options)
+            run = run_in_foreground(sync_options, force=force, report=self.stderr.write)
+        except SyncBusy as exc:
+            raise CommandError(str(exc), returncode=2) from exc
         except ApiError as exc:
             raise CommandError(f"Connection error: {exc}", returncode=2) from exc
-        if run is None:
-            raise CommandError("Another sync is running; this one was not started.",
-                               returncode=2)
         if json:
             self._print_json(run)
         else:
             self._print_table(run)
-        if run.status == RunStatus.FAILED:
+        if run.status == RunStatus.FAILED or read_failed(run):
             raise CommandError(run.error_summary or "The run failed.", returncode=2)
         if run.status != RunStatus.SUCCEEDED:
             raise SystemExit(1)
 
     def _print_json(self, run) -> None:
+        records = record_errors(run)
         self.stdout.write(json.dumps({
             "run": run.pk, "status": run.status, "mode": run.mode, "dry_run": run.dry_run,
             "counts": {k: row for k, row in summary_rows(run, COLUMNS)},
             "api_calls": {s: c["total"] for s, c in run.api_calls.items()},
-            "errors": run.error_summary.splitlines(),
+            "errors": run.error_summary.splitlines()
+            + [f"{r['kind']} {r['name']}: {r['error']}" for r in records],
+            "read_errors": run.error_summary.splitlines(),
+            "record_errors": records,
         }))
 
     def _print_table(self, run) -> None:
@@ -68,6 +95,8 @@ class Command(BaseCommand):
         self.stdout.write(f"API calls: {calls}")
         for line in run.error_summary.splitlines():
             self.stderr.write(line)
+        for record in record_errors(run):
+            self.stderr.write(f"{record['kind']} {record['name']}: {record['error']}")
 
 
 
