@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from syncapp.views import export, health, mappings, overview, runs, settings_page
+from syncapp.views import export, health, mappings, overview, review, runs, settings_page
 
 urlpatterns = [
     path("", overview.overview_page, name="overview"),
@@ -20,4 +20,10 @@ urlpatterns = [
     path("settings/", settings_page.settings_page, name="settings-page"),
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
     path("health/", health.health, name="health"),
+    path("review/", review.review_list, name="review-list"),
+    path("review/<int:pk>/", review.review_detail, name="review-detail"),
+    path("review/<int:pk>/status/", review.review_status, name="review-status"),
+    path("review/<int:pk>/decide/", review.review_decide, name="review-decide"),
+    path("review/runs/<int:run_id>/decide/", review.review_decide_run,
+         name="review-decide-run"),
 ]

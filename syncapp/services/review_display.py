@@ -8,8 +8,9 @@ one query per page of items turns them into names.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from syncapp.models import Decision, EntityMapping, Kind, PendingChange, ReviewStatus
 
