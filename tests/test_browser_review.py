@@ -128,7 +128,7 @@ def project_name(sandbox, synced) -> str:
     return clockify_entity(sandbox, "project", cid(synced["project"]))["name"]
 
 
-# -- one item at a time ------------------------------------------------------------------------------
+# -- one item at a time ----------
 def test_approve_in_the_console_links_and_keep_clockify_writes_back(console, sandbox, synced):
     existing = sandbox.clockify.create_client("ACME Corp")
     page = sandbox.notion.create_page(C, {"Name": "Acme Corp"})
@@ -140,8 +140,8 @@ def test_approve_in_the_console_links_and_keep_clockify_writes_back(console, san
     assert "differs only in upper/lower case" in console.item(match).text
     assert "Notion now says “Site (Notion)”, Clockify says “Site (Clockify)”" \
         in console.item(conflict).text
-    console.browser.set_window_size(1000, 900)
-    console.screenshot("review-console.png", "main")
+    console.browser.set_window_size(1000, 760)
+    console.screenshot("review-console.png")
     console.screenshot("review-item-conflict.png", f"#item-{conflict.pk}")
 
     console.click(match, "approve")
@@ -210,7 +210,7 @@ def test_retry_a_validation_item_after_fixing_the_name_in_notion(console, sandbo
     assert [p["name"] for p in sandbox.clockify.projects()] == ["X-ray imaging"]
 
 
-# -- a held run ------------------------------------------------------------------------------------
+# -- a held run ----------
 def held_run(sandbox, n: int = 6):
     project = sandbox.notion.create_page(P, {"Name": "Big", "Status": "In progress"})
     tasks = [sandbox.notion.create_page(T, {"Name": f"T{i:02d}", "Project": [project]})

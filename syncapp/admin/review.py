@@ -77,7 +77,7 @@ class PendingChangeAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _decisions(pending: PendingChange) -> list[tuple[str, str]]:
-        return [(c.decision, f"{c.label}: {c.effect}" if c.decision != Decision.REJECT
+        return [(c.decision, f"{c.label} — {c.effect}" if c.decision != Decision.REJECT
                  else c.label) for c in review_display.choices(pending)]
 
     def _decide(self, request: HttpRequest, pending: PendingChange, decision: str) -> bool:

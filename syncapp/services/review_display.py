@@ -140,7 +140,8 @@ def _explain(pending: PendingChange, names: dict[str, str]) -> tuple[str, str]:
         return (f"The {kind} “{name}” was closed in Notion.",
                 "The policy asks for a review before anything is archived in Clockify.")
     if reason == "mass_change":
-        return (f"The {kind} “{name}” is one of many archives in a single run; the run is held.",
+        return (f"The {kind} “{name}” would be archived together with many others in one "
+                "run, so the run was held.",
                 pending.explanation or "Too many archives at once.")
     if reason == "validation":
         return (f"Clockify refuses the {kind} “{name}”.", pending.explanation)
