@@ -140,7 +140,7 @@ def test_approve_in_the_console_links_and_keep_clockify_writes_back(console, san
     assert "differs only in upper/lower case" in console.item(match).text
     assert "Notion now says “Site (Notion)”, Clockify says “Site (Clockify)”" \
         in console.item(conflict).text
-    console.browser.set_window_size(1000, 760)
+    console.browser.set_window_size(960, 700)
     console.screenshot("review-console.png")
     console.screenshot("review-item-conflict.png", f"#item-{conflict.pk}")
 
