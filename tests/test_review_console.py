@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -27,11 +28,19 @@ from syncapp.models import (
 from syncapp.sandbox import ids
 from syncapp.services import review
 from syncapp.services.review_apply import apply_pending
-from tests.dashboard import fresh_cache, staff, staff_client  # noqa: F401
+from tests.dashboard import fresh_cache, staff  # noqa: F401
 from tests.syncing import clockify_entity, sync
 
 pytestmark = pytest.mark.django_db
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    """A staff member allowed to decide (the admin's "Can change review item")."""
+    staff.user_permissions.add(Permission.objects.get(codename="change_pendingchange"))
+    client.force_login(staff)
+    return client
 
 
 @pytest.fixture
@@ -136,6 +145,27 @@ def test_decisions_are_staff_only_csrf_posts(sandbox, synced, staff):
     strict.force_login(staff)
     assert strict.get(url).status_code == 405
     assert strict.post(url, {"decision": "reject"}).status_code == 403  # no CSRF token
+    assert PendingChange.objects.get(pk=pending.pk).status == ReviewStatus.PENDING
+
+
+def test_staff_without_the_permission_see_the_queue_but_cannot_decide(client, staff, sandbox,
+                                                                      synced):
+    pending = conflict_on_name(sandbox, synced)
+    client.force_login(staff)
+    text = html(client, reverse("review-list"))
+    assert "Project “Site (Notion)”" in text and "not decide" in text
+    assert 'class="decide"' not in text
+    answer = client.post(reverse("review-decide", args=[pending.pk]), {"decision": "reject"},
+                         HTTP_ACCEPT="application/json")
+    assert answer.status_code == 403 and answer.json()["status"] == "pending"
+    assert PendingChange.objects.get(pk=pending.pk).status == ReviewStatus.PENDING
+
+
+def test_only_a_held_run_is_decided_at_once(staff_client, sandbox, synced):
+    pending = conflict_on_name(sandbox, synced)
+    answer = staff_client.post(reverse("review-decide-run", args=[pending.run_id]),
+                               {"decision": "reject"}, follow=True)
+    assert "is not held: decide its items one by one" in answer.content.decode()
     assert PendingChange.objects.get(pk=pending.pk).status == ReviewStatus.PENDING
 
 

@@ -22,6 +22,7 @@ from syncapp.views.access import staff_required
 from syncapp.views.links import clockify_url, notion_url
 
 PER_PAGE = 25
+DECIDE = "syncapp.change_pendingchange"  # the admin asks the same permission to decide
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:
@@ -62,6 +63,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
         "groups": groups, "page": page, "items": items, "chosen": chosen,
         "total": page.paginator.count, "kinds": Kind.choices, "reasons": Reason.choices,
         "query": "&".join(f"{k}={v}" for k, v in chosen.items()),
+        "can_decide": request.user.has_perm(DECIDE),
     })
 
 
@@ -72,7 +74,8 @@ def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                                                      "decided_by"), pk=pk)
     item = review_display.describe(pending)
     return render(request, "syncapp/review_detail.html", {
-        "item": item, "notion_link": notion_url(pending.notion_page_id),
+        "item": item, "can_decide": request.user.has_perm(DECIDE),
+        "notion_link": notion_url(pending.notion_page_id),
         "clockify_link": clockify_url(pending.kind, pending.clockify_id)})
 
 
@@ -103,19 +106,24 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     pending = get_object_or_404(PendingChange, pk=pk)
     decision = request.POST.get("decision", "")
     allowed = {c.decision for c in review_display.choices(pending)}
-    if decision not in allowed:
-        message, ok = "This decision does not apply to this item.", False
+    code = 200
+    if not request.user.has_perm(DECIDE):
+        message, code = ("You may see the review queue but not decide (ask for the “Can "
+                         "change review item” permission)."), 403
+    elif decision not in allowed:
+        message, code = "This decision does not apply to this item.", 409
     elif review.decide(pending.pk, request.user, decision):
-        message, ok = f"Decision recorded: {Decision(decision).label}.", True
+        message = f"Decision recorded: {Decision(decision).label}."
         if decision != Decision.REJECT:
             message += " It is applied in the background; the item shows the result."
     else:
-        message, ok = "This item was already decided.", False
+        message, code = "This item was already decided.", 409
+    ok = code == 200
     if _wants_json(request):
         pending.refresh_from_db()
         return JsonResponse({**review_display.status_of(pending), "message": message,
                              "ok": ok, "pending_count": review.pending_count()},
-                            status=200 if ok else 409)
+                            status=code)
     (messages.success if ok else messages.warning)(request, message)
     return redirect("review-detail", pk)
 
@@ -126,8 +134,15 @@ def review_decide_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """A held run: approve all or reject all of its pending items; the hold is released."""
     run = get_object_or_404(SyncRun, pk=run_id)
     decision = request.POST.get("decision", "")
-    if decision not in (Decision.APPROVE, Decision.REJECT):
-        messages.error(request, "Choose approve all or reject all.")
+    problem = ""
+    if not request.user.has_perm(DECIDE):
+        problem = "You may see the review queue but not decide."
+    elif decision not in (Decision.APPROVE, Decision.REJECT):
+        problem = "Choose approve all or reject all."
+    elif run.status != RunStatus.HELD:
+        problem = f"Run #{run.pk} is not held: decide its items one by one."
+    if problem:
+        messages.error(request, problem)
         return _back(request, "review-list")
     decided = review.decide_run(run.pk, request.user, decision)
     run.refresh_from_db(fields=["status"])
