@@ -259,7 +259,10 @@ def test_restored_pages_resolve_their_mass_change_items(sandbox):
     assert later.status == RunStatus.SUCCEEDED
     items = PendingChange.objects.filter(reason="mass_change")
     assert {(i.status, i.resolved_by_id) for i in items} == {(ReviewStatus.RESOLVED, later.pk)}
-    assert SyncRun.objects.get(pk=held.pk).status == RunStatus.PARTIAL  # hold released
+    released = SyncRun.objects.get(pk=held.pk)
+    assert released.status == RunStatus.PARTIAL
+    assert f"Hold released: run {later.pk} found the held changes gone." \
+        in released.error_summary
     assert all(t["status"] == "ACTIVE" for t in sandbox.clockify.tasks())
 
 
@@ -297,7 +300,9 @@ def test_rejecting_a_held_run_releases_it_and_later_runs_are_not_held(staff_clie
                                {"decision": "reject"}, follow=True)
     assert f"Run #{held.pk}: 6 items rejected. The hold is released." \
         in answer.content.decode()
-    assert SyncRun.objects.get(pk=held.pk).status == RunStatus.PARTIAL
+    released = SyncRun.objects.get(pk=held.pk)
+    assert released.status == RunStatus.PARTIAL
+    assert "Hold released after review by manager." in released.error_summary
     later = sync()
     assert later.status == RunStatus.SUCCEEDED, later.error_summary
     assert all(t["status"] == "ACTIVE" for t in sandbox.clockify.tasks())

@@ -141,7 +141,7 @@ def decide_run(run_id: int, user, decision: str) -> int:
     return decided
 
 
-def release_hold(run_id: int | None, user=None) -> bool:
+def release_hold(run_id: int | None, user=None, note: str = "") -> bool:
     """A held run whose items are all decided is no longer held: it ends as partial.
 
     Compare-and-set on the status, so two last decisions release once.
@@ -149,7 +149,7 @@ def release_hold(run_id: int | None, user=None) -> bool:
     if run_id is None or PendingChange.objects.filter(
             run_id=run_id, status=ReviewStatus.PENDING).exists():
         return False
-    note = f"Hold released after review by {getattr(user, 'username', user) or 'a reviewer'}."
+    note = note or f"Hold released after review by {getattr(user, 'username', user)}."
     run = SyncRun.objects.filter(pk=run_id, status=RunStatus.HELD).first()
     if run is None:
         return False
@@ -182,5 +182,5 @@ def resolve_stale(run: SyncRun, kind: str, read: set[str], changes: list[Change]
         result=f"Resolved by run {run.pk}: the difference is gone (both sides agree now).")
     log.info("Run %s resolved %s stale review item(s) of %ss", run.pk, resolved, kind)
     for run_id in set(PendingChange.objects.filter(pk__in=stale).values_list("run_id", flat=True)):
-        release_hold(run_id, f"run {run.pk}")
+        release_hold(run_id, note=f"Hold released: run {run.pk} found the held changes gone.")
     return resolved
