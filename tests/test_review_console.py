@@ -386,3 +386,15 @@ def test_console_query_counts_do_not_grow_with_the_queue(staff_client,
     text = html(staff_client, reverse("review-list"))
     assert "Acme" in text and "Globex" in text and "client-page" not in text
     assert counts["list"] <= 10, counts
+
+
+def test_a_retry_before_the_fix_fails_with_clockifys_reason(sandbox, staff):
+    sandbox.notion.create_page(P, {"Name": "X"})
+    sync()
+    pending = PendingChange.objects.get(status=ReviewStatus.PENDING, reason="validation")
+    assert review.decide(pending.pk, staff, "approve")
+    assert apply_pending(pending.pk).endswith("failed")
+    pending.refresh_from_db()
+    assert pending.status == ReviewStatus.FAILED
+    assert "Clockify accepts 2–250" in pending.result
+    assert sandbox.clockify.projects() == []
