@@ -12,6 +12,7 @@ from syncapp.views import (
     mappings,
     metrics,
     overview,
+    review,
     runs,
     settings_page,
 )
@@ -38,6 +39,12 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("favicon.ico", favicon.favicon, name="favicon"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("review/", review.review_list, name="review-list"),
+    path("review/<int:pk>/", review.review_detail, name="review-detail"),
+    path("review/<int:pk>/status/", review.review_status, name="review-status"),
+    path("review/<int:pk>/decide/", review.review_decide, name="review-decide"),
+    path("review/runs/<int:run_id>/decide/", review.review_decide_run,
+         name="review-decide-run"),
 ]
 
 if settings.SANDBOX:  # "open in Notion / Clockify" lead here in the sandbox (views/links.py)

@@ -69,7 +69,7 @@ def test_overview_shows_the_current_run_counts_and_merged_triggers(staff_client,
     assert "3 created, 5 unchanged" in html
     assert f"#{queued.pk}" in html and "4 later triggers merged into this run" in html
     assert "1</strong> change is waiting for a decision" in html
-    assert reverse("admin:syncapp_pendingchange_changelist") + "?status__exact=pending" in html
+    assert f'href="{reverse("review-list")}"' in html  # the console, not the raw admin
     assert "7 / 4" in html  # API calls of the last run in the recent runs table
     assert ">Clients</a>" in html
 

@@ -84,6 +84,8 @@ def test_the_flagged_status_is_written_once_the_option_exists(sandbox, project):
     assert run.status == RunStatus.SUCCEEDED, run.error_summary
     assert sandbox.notion.values(project)["Status"] == "Done"
     assert sandbox.clockify.project(project_id)["archived"] is True
+    item = PendingChange.objects.get(notion_page_id=project)
+    assert item.status == ReviewStatus.RESOLVED and item.resolved_by == run
 
 
 def test_a_failed_notion_write_keeps_the_baseline_and_is_retried_next_run(sandbox, project):

@@ -10,25 +10,17 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from syncapp.models import Decision, FieldPolicy, PendingChange, ReviewStatus, SyncPolicy
-from syncapp.services import review
+from syncapp.services import review, review_display
+from syncapp.views.links import clockify_url, notion_url
 
-CLOCKIFY_PAGES = {"client": "clients", "project": "projects", "task": "projects"}
-
-
-def notion_url(page_id: str) -> str:
-    return f"https://www.notion.so/{page_id.replace('-', '')}"
-
-
-def clockify_url(kind: str, clockify_id: str) -> str:
-    if kind == "project":
-        return f"https://app.clockify.me/projects/{clockify_id}/edit"
-    return f"https://app.clockify.me/{CLOCKIFY_PAGES[kind]}"
+DECISION_FIELD = "_decision"  # the name of the decision buttons in the change form
 
 
 @admin.register(PendingChange)
 class PendingChangeAdmin(admin.ModelAdmin):
     list_display = ("created_at", "reason", "kind", "name", "action", "status", "decided_by",
                     "decided_at")
+    list_display_links = ("created_at", "name")
     list_filter = ("status", "kind", "reason")
     search_fields = ("name", "notion_page_id", "clockify_id")
     list_select_related = ("decided_by",)
@@ -36,8 +28,10 @@ class PendingChangeAdmin(admin.ModelAdmin):
     change_form_template = "admin/syncapp/pendingchange/change_form.html"
     readonly_fields = ("run", "kind", "mapping", "name", "links", "action", "reason",
                        "explanation", "status", "decision", "decided_by", "decided_at",
-                       "applied_at", "result", "fingerprint", "created_at")
-    exclude = ("diff", "candidates", "notion_page_id", "clockify_id", "apply_started_at")
+                       "applied_at", "result", "resolved_by", "created_at")
+    # The fingerprint is an internal hash: it identifies the diff, it tells a person nothing.
+    exclude = ("diff", "candidates", "notion_page_id", "clockify_id", "apply_started_at",
+               "fingerprint")
 
     def has_add_permission(self, request):
         return False
@@ -58,9 +52,24 @@ class PendingChangeAdmin(admin.ModelAdmin):
         return [path("<int:pk>/decide/", decide, name="syncapp_pendingchange_decide"),
                 *super().get_urls()]
 
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Review queue: choose an item to decide",
+                         **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The decision buttons are submit buttons of this change form (a <form> nested in
+        # it would be ignored by the browser): the chosen one arrives as DECISION_FIELD.
+        if request.method == "POST" and str(object_id or "").isdigit() \
+                and DECISION_FIELD in request.POST:
+            return _decide_post(request, int(object_id), self, DECISION_FIELD)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         pending = get_object_or_404(PendingChange, pk=object_id)
         extra_context = {**(extra_context or {}), "pending": pending,
+                         "title": str(pending), "item": review_display.describe(pending),
+                         "decision_field": DECISION_FIELD,
                          "can_decide": pending.status == ReviewStatus.PENDING
                          and self.has_change_permission(request, pending),
                          "decisions": self._decisions(pending)}
@@ -68,11 +77,8 @@ class PendingChangeAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _decisions(pending: PendingChange) -> list[tuple[str, str]]:
-        choices = [(Decision.APPROVE, "Approve: " + _proposal(pending))]
-        if pending.reason == "conflict":
-            choices += [(Decision.TAKE_NOTION, "Take Notion's value"),
-                        (Decision.KEEP_CLOCKIFY, "Keep Clockify's value")]
-        return [*choices, (Decision.REJECT, "Reject")]
+        return [(c.decision, f"{c.label} — {c.effect}" if c.decision != Decision.REJECT
+                 else c.label) for c in review_display.choices(pending)]
 
     def _decide(self, request: HttpRequest, pending: PendingChange, decision: str) -> bool:
         done = review.decide(pending.pk, request.user, decision)
@@ -97,20 +103,14 @@ class PendingChangeAdmin(admin.ModelAdmin):
         self.message_user(request, f"{decided} pending change(s): {decision}.", messages.SUCCESS)
 
 
-def _proposal(pending: PendingChange) -> str:
-    return {"conflict": "apply the proposed (Notion) value", "ambiguous_match": "link them",
-            "unreachable": "archive in Clockify", "destructive": "archive in Clockify",
-            "mass_change": "archive in Clockify",
-            "validation": "retry (after fixing it in Notion)"}.get(pending.reason, "apply")
-
-
 @require_POST
-def _decide_post(request: HttpRequest, pk: int, model_admin: PendingChangeAdmin):
+def _decide_post(request: HttpRequest, pk: int, model_admin: PendingChangeAdmin,
+                 field: str = "decision"):
     pending = get_object_or_404(PendingChange, pk=pk)
     if not model_admin.has_change_permission(request, pending):
         messages.error(request, "You may not decide pending changes.")
     else:
-        decision = request.POST.get("decision", "")
+        decision = request.POST.get(field, "")
         if decision not in Decision.values:
             messages.error(request, "Unknown decision.")
         elif model_admin._decide(request, pending, decision):

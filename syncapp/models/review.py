@@ -24,6 +24,7 @@ class ReviewStatus(models.TextChoices):
     APPLIED = "applied", "Applied"
     FAILED = "failed", "Failed"
     SUPERSEDED = "superseded", "Superseded"
+    RESOLVED = "resolved", "Resolved by a later run"
 
 
 class Decision(models.TextChoices):
@@ -61,15 +62,20 @@ class PendingChange(models.Model):
     apply_started_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     result = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="resolved_reviews",
+        help_text="The later run that found the difference gone (pages restored, sides agree).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "review item"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "kind", "reason"]),
                    models.Index(fields=["kind", "notion_page_id", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.get_reason_display()}: {self.kind} {self.name}"
+        return f"{self.get_kind_display()} “{self.name or '(no name)'}”: " \
+               f"{self.get_reason_display().lower()}"
 
 
 class SyncPolicy(models.Model):
@@ -113,6 +119,8 @@ class FieldPolicy(models.Model):
         ("notion", "Notion wins"), ("clockify", "Clockify wins"), ("review", "Review")])
 
     class Meta:
+        verbose_name = "field policy"
+        verbose_name_plural = "field policies"
         constraints = [models.UniqueConstraint(fields=["kind", "field"],
                                                name="one_policy_per_field")]
         ordering = ["kind", "field"]

@@ -79,6 +79,8 @@ class Applier:
         self.dry_run = dry_run
         self.database_ids = database_ids or {}
         self._schemas: dict[str, dict[str, dict]] = {}  # kind → live Notion schema, per run
+        # (page, reason) of review items raised while applying, not while planning.
+        self.flagged: set[tuple[str, str]] = set()
         self.counts: dict[str, Counter] = {}
         # Pages whose create or link failed this run: their children are skipped.
         self.failed_pages: dict[str, str] = {}
@@ -344,6 +346,7 @@ class Applier:
         flagged = dataclasses.replace(
             change, action="write_back", verdict="flag", reason="validation", error=fix,
             to_clockify={}, conflicts={}, diff={key: change.diff.get(key, {})})
+        self.flagged.add((change.page_id, "validation"))
         if review.flag(self.run, flagged, mapping) == "rejected":
             self.count(change.kind, "skipped")
             self.record(flagged, Outcome.SKIPPED, mapping=mapping, error=REJECTED_NOTE)

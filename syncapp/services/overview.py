@@ -159,7 +159,7 @@ def pending_reviews() -> Reviews:
     count = pending_count()
     noun = "change is" if count == 1 else "changes are"
     return Reviews(count, f"{noun} waiting for a decision",
-                   reverse("admin:syncapp_pendingchange_changelist") + "?status__exact=pending")
+                   reverse("review-list"))
 
 
 def next_schedules(limit: int = 5) -> list:

@@ -18,6 +18,7 @@ from syncapp.models import (
     FieldPolicy,
     PendingChange,
     ReviewStatus,
+    RunStatus,
     SyncPolicy,
     SyncRun,
 )
@@ -114,6 +115,8 @@ def decide(pending_id: int, user, decision: str) -> bool:
     log.info("Review %s: %s by %s", pending_id, decision, getattr(user, "username", user))
     if status == ReviewStatus.APPROVED:
         transaction.on_commit(lambda: enqueue_apply(pending_id))
+    release_hold(PendingChange.objects.filter(pk=pending_id).values_list("run_id", flat=True)
+                 .first(), user)
     return True
 
 
@@ -126,3 +129,61 @@ def enqueue_apply(pending_id: int) -> None:
 
 def pending_count() -> int:
     return PendingChange.objects.filter(status=ReviewStatus.PENDING).count()
+
+
+# -- held runs ------------------------------------------------------------------------------------
+def decide_run(run_id: int, user, decision: str) -> int:
+    """Approve or reject every pending item of a held run; then release its hold."""
+    ids = list(PendingChange.objects.filter(run_id=run_id, status=ReviewStatus.PENDING)
+               .values_list("pk", flat=True))
+    decided = sum(decide(pk, user, decision) for pk in ids)
+    release_hold(run_id, user)
+    return decided
+
+
+def release_hold(run_id: int | None, user=None, note: str = "") -> bool:
+    """A held run whose items are all decided is no longer held: it ends as partial.
+
+    Compare-and-set on the status, so two last decisions release once.
+    """
+    if run_id is None or PendingChange.objects.filter(
+            run_id=run_id, status=ReviewStatus.PENDING).exists():
+        return False
+    note = note or f"Hold released after review by {getattr(user, 'username', user)}."
+    run = SyncRun.objects.filter(pk=run_id, status=RunStatus.HELD).first()
+    if run is None:
+        return False
+    summary = "\n".join(filter(None, [run.error_summary, note]))
+    return bool(SyncRun.objects.filter(pk=run_id, status=RunStatus.HELD).update(
+        status=RunStatus.PARTIAL, error_summary=summary))
+
+
+def mass_change_open(kind: str) -> bool:
+    """Does a mass change of `kind` still wait for a decision? (A rejected one holds nothing.)"""
+    return PendingChange.objects.filter(kind=kind, reason="mass_change",
+                                        status__in=OPEN).exists()
+
+
+# -- stale items ----------------------------------------------------------------------------------
+def resolve_stale(run: SyncRun, kind: str, read: set[str], changes: list[Change],
+                  flagged_while_applying: set[tuple[str, str]] = frozenset()) -> int:
+    """Pending items of pages this run read whose difference is gone become "resolved".
+
+    `read` holds the pages the run read completely (Notion and Clockify); an item stays
+    pending while the run still plans a change that needs review for the same reason, or
+    flagged it while applying (a write-back Notion cannot hold: (page, reason) pairs).
+    """
+    still = {(c.page_id, flag_reason(c)) for c in changes if flag_reason(c)}
+    still |= set(flagged_while_applying)
+    stale = [pk for pk, page, reason in PendingChange.objects.filter(
+        kind=kind, status=ReviewStatus.PENDING, notion_page_id__in=list(read),
+    ).values_list("pk", "notion_page_id", "reason") if (page, reason) not in still]
+    if not stale:
+        return 0
+    resolved = PendingChange.objects.filter(pk__in=stale, status=ReviewStatus.PENDING).update(
+        status=ReviewStatus.RESOLVED, resolved_by=run, applied_at=timezone.now(),
+        result=f"Resolved by run {run.pk}: the difference is gone (both sides agree now).")
+    log.info("Run %s resolved %s stale review item(s) of %ss", run.pk, resolved, kind)
+    for run_id in set(PendingChange.objects.filter(pk__in=stale).values_list("run_id", flat=True)):
+        release_hold(run_id, note=f"Hold released: run {run.pk} found the held changes gone.")
+    return resolved

@@ -58,7 +58,13 @@ def apply_pending(pending_id: int) -> str:
         status, message = ReviewStatus.FAILED, f"Internal error: {exc!r}"
     finally:
         runs.release(holder)
-    if run.status == RunStatus.RUNNING:
+    if status == ReviewStatus.SUPERSEDED:
+        # Nothing went wrong: the decision no longer fits the data, and nothing was written.
+        run.status, run.phase = RunStatus.SUCCEEDED, f"Superseded: {message}"[:100]
+        run.error_summary = ""
+        run.finished_at = timezone.now()
+        run.save()
+    elif run.status == RunStatus.RUNNING:
         run.status = RunStatus.SUCCEEDED if status == ReviewStatus.APPLIED else RunStatus.FAILED
         run.finished_at = timezone.now()
         run.error_summary = "" if status == ReviewStatus.APPLIED else message
@@ -87,7 +93,11 @@ def _apply(pending: PendingChange, run: SyncRun) -> tuple[str, str]:
     check.read_notion(None)
     current = [c for c in check.probe(pending.kind) if c.page_id == pending.notion_page_id
                and _same_kind_of_change(c, pending)]
-    if not current or review.fingerprint(current[0], pending.reason) != pending.fingerprint:
+    # A retry of a validation item is meant for after the fix in Notion: it syncs the page
+    # as it is now, and fails again, with the reason, if Clockify still refuses it.
+    retry = pending.reason == "validation"
+    if not retry and (not current or review.fingerprint(current[0], pending.reason)
+                      != pending.fingerprint):
         return ReviewStatus.SUPERSEDED, ("Notion or Clockify changed since this was flagged; "
                                         "the next run plans afresh.")
     if pending.reason == "ambiguous_match":

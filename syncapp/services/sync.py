@@ -210,13 +210,18 @@ class SyncSession:
             return
         self.progress(f"Syncing {kind}s")
         changes = plan(snapshot)
-        if hold_mass_archives(snapshot, changes, population=self._population(snapshot)):
-            self.held = True
-            self.errors.append(f"Too many {kind} archives at once: held for review.")
+        mass = hold_mass_archives(snapshot, changes, population=self._population(snapshot))
         for change in changes:
             self.applier.apply(snapshot, change)
             self.tick()
         self._orphan(kind, snapshot.unreachable)
+        # Held while a mass change waits for a decision; once rejected, it holds nothing.
+        if mass and (self.options.dry_run or review.mass_change_open(kind)):
+            self.held = True
+            self.errors.append(f"Too many {kind} archives at once: held for review.")
+        if not self.options.dry_run:  # a complete read of these pages settles stale items
+            review.resolve_stale(self.run, kind, set(snapshot.notion) | snapshot.unreachable,
+                                 changes, self.applier.flagged)
 
     def _population(self, snapshot: Snapshot) -> int:
         """How many records of the kind are mapped: what a mass change is measured against."""
