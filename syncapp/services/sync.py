@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -55,6 +56,21 @@ class ConfigurationError(Exception):
     """The run cannot start: settings or credentials are wrong."""
 
 
+class StopRequested(Exception):
+    """A person asked a foreground run to stop (Ctrl-C): it stops between two changes."""
+
+
+@dataclass
+class Progress:
+    """What a foreground run reports as it goes (manage.py sync shows it)."""
+
+    phase: str
+    counts: dict[str, dict[str, int]]
+    api_calls: dict[str, dict]
+    done: int = 0  # changes of the kind being applied, so far
+    total: int = 0  # changes planned for that kind
+
+
 @dataclass
 class SyncOptions:
     trigger: str = "command"
@@ -64,6 +80,9 @@ class SyncOptions:
     page_ids: list[str] = field(default_factory=list)  # pages a webhook asked for
     targeted: bool = False  # only those pages, no database query
     triggered_by: str = ""
+    # Hooks of a run in the foreground (not what is synced): hear progress, ask to stop.
+    on_progress: Callable[[Progress], None] | None = field(default=None, repr=False)
+    should_stop: Callable[[], bool] | None = field(default=None, repr=False)
 
 
 def database_id(kind: str) -> str:
@@ -98,6 +117,8 @@ class SyncSession:
                                database_ids={kind: database_id(kind) for kind in KIND_ORDER})
         self.errors: list[str] = []
         self.failed_kinds: set[str] = set()
+        self.applying = (0, 0)  # (done, total) changes of the kind being applied
+        self.stopped = False
         self.notion_records: dict[str, dict[str, NotionRecord]] = {}
         self._load_data_sources()
 
@@ -121,14 +142,21 @@ class SyncSession:
         return [k for k in KIND_ORDER if not self.options.kinds or k in self.options.kinds]
 
     def progress(self, phase: str) -> None:
+        if self.options.should_stop and self.options.should_stop():
+            raise StopRequested  # between two steps: everything so far is recorded
         self.run.phase = phase
         self.run.counts = {k: dict(v) for k, v in self.applier.counts.items()}
         self.run.api_calls = api_calls(self.notion, self.clockify)
         self.run.save(update_fields=["phase", "counts", "api_calls"])
         self._progress_at = time.monotonic()
+        if self.options.on_progress:
+            self.options.on_progress(Progress(phase, self.run.counts, self.run.api_calls,
+                                              *self.applying))
 
     def tick(self) -> None:
         """While applying: save the counts at most every PROGRESS_EVERY s (live progress)."""
+        if self.options.should_stop and self.options.should_stop():
+            raise StopRequested
         if time.monotonic() - getattr(self, "_progress_at", 0.0) >= PROGRESS_EVERY:
             self.progress(self.run.phase)
 
@@ -211,9 +239,11 @@ class SyncSession:
         self.progress(f"Syncing {kind}s")
         changes = plan(snapshot)
         mass = hold_mass_archives(snapshot, changes, population=self._population(snapshot))
-        for change in changes:
+        for done, change in enumerate(changes, 1):
             self.applier.apply(snapshot, change)
+            self.applying = (done, len(changes))
             self.tick()
+        self.applying = (0, 0)
         self._orphan(kind, snapshot.unreachable)
         # Held while a mass change waits for a decision; once rejected, it holds nothing.
         if mass and (self.options.dry_run or review.mass_change_open(kind)):
@@ -366,6 +396,11 @@ class SyncSession:
             status = RunStatus.PARTIAL
         else:
             status = RunStatus.SUCCEEDED
+        if self.stopped:
+            status = RunStatus.FAILED
+            self.errors.insert(0, "Stopped on request between two changes: everything applied "
+                                  "so far is recorded, the rest is untouched; the next run "
+                                  "continues from there.")
         self._save_data_sources()
         self.run.status = status
         self.run.counts = counts
@@ -374,7 +409,7 @@ class SyncSession:
         self.run.api_calls = api_calls(self.notion, self.clockify)
         self.run.finished_at = timezone.now()
         if status == RunStatus.FAILED or self.failed_kinds:
-            self.run.watermark = None  # an incomplete read must not move the watermark
+            self.run.watermark = None  # an incomplete run must not move the watermark
         self.run.save()
         return self.run
 
@@ -419,6 +454,8 @@ def _run_session(session: SyncSession, since) -> SyncRun:
         session._kind_failed("all", f"Access refused: {exc}")
         session.failed_kinds.update(session.kinds)
         session.lost_access = False  # refused everywhere: the run failed, nothing to hold
+    except StopRequested:
+        session.stopped = True
     except BaseException as exc:
         run.status = RunStatus.FAILED
         run.error_summary = f"The run stopped: {exc!r}"

@@ -16,8 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=timeentries.RECONCILE_DAYS)
 
     def handle(self, *args, days: int, **options):
+        # Each step is idempotent: Ctrl-C at any point loses nothing, a rerun completes it.
+        self.stderr.write(f"Reading the last {days} days of Clockify time entries…")
         found = dict(timeentries.reconcile(days))
+        self.stderr.write("Writing changed tracked hours to Notion…")
         written = dict(rollup.flush())
+        self.stderr.write("Pushing due Salesforce Events…")
         pushed = dict(salesforce_events.push_due())
         self.stdout.write(f"time entries: {found}\nNotion rollups: {written}\n"
                           f"Salesforce: {pushed}")

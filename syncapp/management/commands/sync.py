@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError
 
 from syncapp.clients.errors import ApiError
+from syncapp.management.progress import ProgressReporter, stop_on_ctrl_c
 from syncapp.models import ChangeRecord, Mode, Outcome, RunStatus, SyncRun
 from syncapp.services import syncing
 from syncapp.services.runs import SyncBusy, run_in_foreground
@@ -42,7 +44,11 @@ class Command(BaseCommand):
                             help="Only pages edited since the last run.")
         parser.add_argument("--kind", choices=sorted(KIND_ALIASES), action="append",
                             help="Limit to one kind (repeatable).")
-        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument("--json", action="store_true",
+                            help="Print one JSON object, and nothing else.")
+        parser.add_argument("--progress-every", type=float, default=30.0, metavar="SECONDS",
+                            help="Without a terminal (cron, logs): seconds between progress "
+                                 "lines on stderr (default 30; a terminal gets one live line).")
         parser.add_argument("--force", action="store_true",
                             help="Take over the sync lock when its holder is provably dead (no "
                                  "heartbeat for SYNC_DEAD_AFTER_SECONDS, or its process is gone "
@@ -50,7 +56,7 @@ class Command(BaseCommand):
                                  "never taken.")
 
     def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, force: bool,
-               **options):
+               progress_every: float, **options):
         kinds = [KIND_ALIASES[k] for k in kind or []]
         sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds,
                                    mode=Mode.INCREMENTAL if incremental else Mode.FULL,
@@ -58,20 +64,33 @@ class Command(BaseCommand):
         if not dry_run and syncing.start_syncing("manage.py sync"):
             self.stderr.write("Syncing started: the schedules and webhooks now write too "
                               "(`manage.py syncing pause` stops them).")
-        try:
-            run = run_in_foreground(sync_options, force=force, report=self.stderr.write)
-        except SyncBusy as exc:
-            raise CommandError(str(exc), returncode=2) from exc
-        except ApiError as exc:
-            raise CommandError(f"Connection error: {exc}", returncode=2) from exc
+        with stop_on_ctrl_c(self.stderr.write) as stop:
+            sync_options.should_stop = stop.is_set
+            run = self._run(sync_options, force, json, progress_every)
         if json:
             self._print_json(run)
         else:
             self._print_table(run)
+        if stop.is_set():
+            raise CommandError("Stopped on request (Ctrl-C); the next run continues.",
+                               returncode=130)
         if run.status == RunStatus.FAILED or read_failed(run):
             raise CommandError(run.error_summary or "The run failed.", returncode=2)
         if run.status != RunStatus.SUCCEEDED:
             raise SystemExit(1)
+
+    def _run(self, options: SyncOptions, force: bool, json: bool, every: float) -> SyncRun:
+        # The wrapper's own stream: OutputWrapper would end the redrawn status line.
+        reporter = nullcontext() if json else ProgressReporter(
+            self.stderr._out, terminal=self.stderr.isatty(), every=every)
+        with reporter:
+            options.on_progress = reporter if not json else None
+            try:
+                return run_in_foreground(options, force=force, report=self.stderr.write)
+            except SyncBusy as exc:
+                raise CommandError(str(exc), returncode=2) from exc
+            except ApiError as exc:
+                raise CommandError(f"Connection error: {exc}", returncode=2) from exc
 
     def _print_json(self, run) -> None:
         records = record_errors(run)
