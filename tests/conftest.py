@@ -70,3 +70,20 @@ def syncing_already_started(request, monkeypatch):
 
     monkeypatch.setattr(syncing, "syncing_started", lambda: True)
     monkeypatch.setattr(syncing, "state", lambda: SyncingState(started=True))
+
+
+@pytest.fixture
+def served():
+    """The sandbox over loopback HTTP, as the demo serves it: (emulators, root URL)."""
+    import threading
+
+    from syncapp.sandbox.server import serve
+    from syncapp.sandbox.workspace import Sandbox
+
+    box = Sandbox()
+    server = serve(box, port=0, timeout_seconds=0.2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield box, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

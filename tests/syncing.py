@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from syncapp.models import ChangeRecord
+from syncapp.models import ChangeRecord, EntityMapping, PendingChange, ReviewStatus
 from syncapp.sandbox import ids
 from syncapp.services.sync import SyncOptions, run_sync
 
@@ -72,3 +72,16 @@ def assert_mirror(box) -> None:
             assert (task["status"] == "DONE") == (values["Status"] == "Done")
             parent = values["Project"][0]
             assert task["projectId"] == pages["project"][parent]["Clockify ID"]
+
+
+def cid(page_id: str) -> str:
+    """The Clockify id mapped to a Notion page."""
+    return EntityMapping.objects.get(notion_page_id=page_id).clockify_id
+
+
+def conflict_on_name(box, synced: dict) -> PendingChange:
+    """Rename the synced project on both sides, sync, and return the conflict flagged."""
+    box.notion.update_page(synced["project"], {"Name": "Site (Notion)"})
+    box.clockify.update_project(cid(synced["project"]), name="Site (Clockify)")
+    sync()
+    return PendingChange.objects.get(status=ReviewStatus.PENDING, reason="conflict")

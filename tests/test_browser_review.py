@@ -20,7 +20,7 @@ import pytest
 from syncapp.models import EntityMapping, PendingChange, ReviewStatus, RunStatus, SyncRun
 from syncapp.sandbox import ids
 from tests.dashboard import STAFF_PASSWORD, fresh_cache, work_off  # noqa: F401
-from tests.syncing import clockify_entity, sync
+from tests.syncing import cid, clockify_entity, conflict_on_name, sync
 from tests.test_browser import browser, readers_never_lock  # noqa: F401
 
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
@@ -112,16 +112,6 @@ def synced(sandbox):
     assert sync().status == RunStatus.SUCCEEDED
     return {"acme": acme, "project": project}
 
-
-def cid(page_id: str) -> str:
-    return EntityMapping.objects.get(notion_page_id=page_id).clockify_id
-
-
-def conflict_on_name(sandbox, synced) -> PendingChange:
-    sandbox.notion.update_page(synced["project"], {"Name": "Site (Notion)"})
-    sandbox.clockify.update_project(cid(synced["project"]), name="Site (Clockify)")
-    sync()
-    return PendingChange.objects.get(status=ReviewStatus.PENDING, reason="conflict")
 
 
 def project_name(sandbox, synced) -> str:

@@ -29,7 +29,7 @@ from syncapp.sandbox import ids
 from syncapp.services import review
 from syncapp.services.review_apply import apply_pending
 from tests.dashboard import fresh_cache, staff  # noqa: F401
-from tests.syncing import clockify_entity, sync
+from tests.syncing import cid, clockify_entity, conflict_on_name, sync
 
 pytestmark = pytest.mark.django_db
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
@@ -52,16 +52,6 @@ def synced(sandbox):
     assert sync().status == RunStatus.SUCCEEDED
     return {"acme": acme, "globex": globex, "project": project}
 
-
-def cid(page_id: str) -> str:
-    return EntityMapping.objects.get(notion_page_id=page_id).clockify_id
-
-
-def conflict_on_name(sandbox, synced) -> PendingChange:
-    sandbox.notion.update_page(synced["project"], {"Name": "Site (Notion)"})
-    sandbox.clockify.update_project(cid(synced["project"]), name="Site (Clockify)")
-    sync()
-    return PendingChange.objects.get(status=ReviewStatus.PENDING, reason="conflict")
 
 
 def html(client, url, **params) -> str:

@@ -16,7 +16,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,8 +25,6 @@ from django.utils import timezone
 
 from syncapp.models import RunStatus, SyncLock, SyncRun
 from syncapp.sandbox import ids
-from syncapp.sandbox.server import serve
-from syncapp.sandbox.workspace import Sandbox
 from syncapp.services import runs
 from tests.dashboard import broker, staff, staff_client  # noqa: F401
 from tests.syncing import assert_mirror
@@ -155,16 +152,6 @@ def _stderr_of(*args) -> tuple[int, str]:
 
 
 # -- a real process, killed with SIGKILL mid-run -----------------------------------------------
-@pytest.fixture
-def served():
-    """The sandbox over loopback HTTP, as the demo serves it to its worker."""
-    box = Sandbox()
-    server = serve(box, port=0, timeout_seconds=0.2)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield box, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def manage(env, *args, timeout=120) -> subprocess.CompletedProcess:

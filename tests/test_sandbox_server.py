@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
 
@@ -12,19 +10,6 @@ from syncapp.clients.errors import OutcomeUnknown
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import read_property
 from syncapp.sandbox import ids
-from syncapp.sandbox.server import serve
-from syncapp.sandbox.workspace import Sandbox
-
-
-@pytest.fixture
-def served():
-    box = Sandbox()
-    server = serve(box, port=0, timeout_seconds=0.2)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield box, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_clients_work_over_http_and_share_state(served):

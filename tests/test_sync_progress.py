@@ -5,8 +5,6 @@ Each test runs the real command in a subprocess against the sandbox served on lo
 throttled so that the run lasts a few seconds.
 """
 
-# ruff: noqa: F811 - pytest fixtures imported by name
-
 from __future__ import annotations
 
 import json
@@ -21,7 +19,7 @@ import time
 import pytest
 
 from tests.syncing import assert_mirror
-from tests.test_run_liveness import ROOT, environment, manage, runs_in, seed, served  # noqa: F401
+from tests.test_run_liveness import ROOT, environment, manage, runs_in, seed
 
 pytestmark = pytest.mark.slow
 
