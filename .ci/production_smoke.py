@@ -83,7 +83,9 @@ def start(stack: ExitStack, name: str, env: dict, *args: str, log: Path) -> None
 
     def stop() -> None:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            # SIGTERM to the main process only, as a supervisor should (systemd
+            # KillMode=mixed): a qcluster whose workers all get it too never exits.
+            os.kill(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -91,6 +93,8 @@ def start(stack: ExitStack, name: str, env: dict, *args: str, log: Path) -> None
                 process.wait()
         handle.close()
         step(f"stopped {name} (exit {process.returncode})")
+        if process.returncode not in (0, -signal.SIGTERM):
+            fail(f"{name} did not stop cleanly on SIGTERM (exit {process.returncode})")
 
     stack.callback(stop)
 
