@@ -96,6 +96,8 @@ def test_the_series_follow_a_sync_a_failed_run_a_review_and_a_webhook(sandbox, c
     assert value(series, "api_retries", service="clockify") == failed.api_calls["clockify"][
         "retries"] > 0
     assert value(series, "api_rate_limited", service="notion") == 0
+    assert value(series, "api_calls_last_hour", service="clockify") == value(
+        series, "api_calls", service="clockify")
 
 
 def test_rate_limits_and_waits_are_counted_per_service(sandbox, client):
@@ -117,3 +119,9 @@ def test_the_age_of_the_last_success_is_measured_from_an_injected_clock(sandbox)
     families = {f.name: f for f in SyncCollector(now=later).collect()}
     age = families["notion_clockify_sync_last_success_age_seconds"].samples[0].value
     assert age == pytest.approx(3 * 3600)
+    hour = {s.labels["service"]: s.value
+            for s in families["notion_clockify_sync_api_calls_last_hour"].samples}
+    assert hour == {"notion": 0, "clockify": 0}  # that run is three hours old by then
+    now = {s.labels["service"]: s.value for s in {f.name: f for f in SyncCollector(
+        now=run.finished_at).collect()}["notion_clockify_sync_api_calls_last_hour"].samples}
+    assert now["notion"] == run.api_calls["notion"]["total"] > 0

@@ -8,9 +8,9 @@ run and API-call series, so those are gauges of what the history holds, not coun
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import Count, FloatField, Sum
+from django.db.models import Count, FloatField, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
@@ -51,6 +51,7 @@ class SyncCollector(Collector):
         yield self._records()
         yield self._reviews()
         yield from self._api_calls()
+        yield self._api_calls_last_hour(now)
         yield self._webhooks()
 
     def _runs(self) -> Iterator[Metric]:
@@ -113,6 +114,18 @@ class SyncCollector(Collector):
             for service in SERVICES:
                 family.add_metric([service], totals[f"{service}_{key}"])
             yield family
+
+    def _api_calls_last_hour(self, now: datetime) -> Metric:
+        """Against the hourly limits (30 requests an hour on new Free Clockify workspaces)."""
+        recent = SyncRun.objects.filter(Q(finished_at__gte=now - timedelta(hours=1))
+                                        | Q(finished_at__isnull=True))
+        totals = recent.aggregate(**{service: Coalesce(Sum(Cast(
+            KT(f"api_calls__{service}__total"), FloatField())), 0.0) for service in SERVICES})
+        family = _gauge("api_calls_last_hour", "API calls of the runs finished in the last "
+                        "hour or still running, per service.", ["service"])
+        for service in SERVICES:
+            family.add_metric([service], totals[service])
+        return family
 
     def _webhooks(self) -> Metric:
         family = _gauge("webhook_deliveries", "Webhook deliveries kept, by source and outcome.",
