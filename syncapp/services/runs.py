@@ -55,9 +55,14 @@ def _merged(run: SyncRun, mode: str, page_ids: list[str], targeted: bool) -> dic
 
 def request_sync(*, trigger: str, mode: str = Mode.FULL, page_ids: list[str] | None = None,
                  targeted: bool = False, dry_run: bool = False, kinds: list[str] | None = None,
-                 triggered_by: str = "") -> SyncRun:
-    """Queue a sync, or merge into the one already waiting. Returns the queued run."""
-    reap_dead()
+                 triggered_by: str = "", reap: bool = True) -> SyncRun:
+    """Queue a sync, or merge into the one already waiting. Returns the queued run.
+
+    `reap=False` from a webhook handler: it freed a dead holder's lock before its
+    transaction opened (failing that run notifies people, over HTTP).
+    """
+    if reap:
+        reap_dead()
     page_ids = list(page_ids or [])
     fields = {"trigger": trigger, "mode": mode, "page_ids": page_ids, "targeted": targeted,
               "dry_run": dry_run, "kinds": kinds or [], "triggered_by": triggered_by[:200]}
