@@ -346,9 +346,7 @@ def test_a_broken_webhook_or_mail_server_never_breaks_the_run(settings, monkeypa
 def test_held_run_notification_from_the_worker(sandbox, notifications, broker, monkeypatch,
                                                django_capture_on_commit_callbacks):
     def held_sync(options, run):
-        run.status, run.finished_at = RunStatus.HELD, timezone.now()
-        run.error_summary = "Too many project archives at once: held for review."
-        run.save()
+        run.hold("Too many project archives at once: held for review.")
         return run
 
     monkeypatch.setattr(runs, "run_sync", held_sync)

@@ -22,6 +22,7 @@ from syncapp.models import (
     TimeEntry,
     WebhookDelivery,
 )
+from syncapp.webhooks import sources
 from syncapp.webhooks.store import MAX_BODY_BYTES
 from syncapp.webhooks.verify import notion_signature, notion_signature_valid
 from tests.conftest import load_shared
@@ -104,6 +105,19 @@ def test_valid_secret_is_accepted_and_processed(client, hook):
     assert delivery.verified and delivery.status == DeliveryStatus.PROCESSED
     assert delivery.headers[hook.secret_header] == "[redacted]"
     assert "current-secret" not in json.dumps(delivery.headers) + delivery.body
+
+
+def test_each_senders_secret_header_is_its_own_and_redacted_at_every_endpoint(client, hook):
+    name = next(name for name, known in HOOKS.items() if known is hook)
+    assert sources.get(name).signature_header == hook.secret_header
+    others = {f"HTTP_{other.secret_header.upper().replace('-', '_')}": "stray-secret-0001"
+              for other in HOOKS.values()}
+    client.post(hook.url, data=json.dumps(hook.body()), content_type="application/json",
+                **others)
+    stored = last_delivery().headers
+    assert {name: stored[name] for name in (h.secret_header for h in HOOKS.values())} == \
+        dict.fromkeys((h.secret_header for h in HOOKS.values()), "[redacted]")
+    assert "stray-secret" not in json.dumps(stored)
 
 
 @pytest.mark.parametrize("presented", ["wrong-secret-000000000001", None, ""],

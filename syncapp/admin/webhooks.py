@@ -16,14 +16,10 @@ from syncapp.models import (
     SalesforceStatus,
     TimeEntry,
     WebhookDelivery,
-    WebhookSource,
 )
 from syncapp.services import salesforce_events
-from syncapp.webhooks import clockify, notion
+from syncapp.webhooks import notion, sources
 from syncapp.webhooks.store import reprocess
-
-SOURCES = {WebhookSource.CLOCKIFY: clockify.SOURCE, WebhookSource.NOTION_TRIGGER: notion.TRIGGER,
-           WebhookSource.NOTION_EVENTS: notion.EVENTS}
 
 
 def _pretty(value) -> str:
@@ -68,7 +64,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
             if not delivery.reprocessable:
                 skipped += 1
                 continue
-            done.append(reprocess(delivery, SOURCES[delivery.source]).status)
+            done.append(reprocess(delivery, sources.get(delivery.source)).status)
         if done:
             summary = ", ".join(f"{done.count(s)} {s}" for s in sorted(set(done)))
             self.message_user(request, f"Processed again: {summary}.", messages.SUCCESS)

@@ -169,7 +169,20 @@ class RunStatus(models.TextChoices):
     HELD = "held", "Held for review"
 
 
+class SyncRunQuerySet(models.QuerySet):
+    def fail_running(self, reason: str, now=None) -> int:
+        """Fail the runs of these that are still running (their process is gone).
+
+        Compare-and-set on the status: a run that finished meanwhile keeps its outcome.
+        """
+        return self.filter(status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, finished_at=now or timezone.now(), phase="Stopped",
+            error_summary=reason, watermark=None)
+
+
 class SyncRun(models.Model):
+    """One sync, from queued to finished. Each change of state is one method below."""
+
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.FULL)
     dry_run = models.BooleanField(default=False)
@@ -197,6 +210,8 @@ class SyncRun(models.Model):
         help_text="Start of the Notion read: the next incremental run reads from here.",
     )
 
+    objects = SyncRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["status", "-started_at"])]
@@ -217,6 +232,47 @@ class SyncRun(models.Model):
     @property
     def duration(self):
         return (self.finished_at - self.started_at) if self.finished_at else None
+
+    # -- the lifecycle: queued -> running -> succeeded / partial / held / failed ----------------
+    def start(self, now=None) -> bool:
+        """Move a queued run to running, by compare-and-set: of two workers, one starts it."""
+        now = now or timezone.now()
+        started = SyncRun.objects.filter(pk=self.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.RUNNING, started_at=now)
+        if started:  # what it covers may have grown while it waited (merged triggers)
+            self.refresh_from_db()
+        return bool(started)
+
+    def record_progress(self, phase: str, counts: dict, api_calls: dict) -> None:
+        """Save where a running run is, so the dashboard shows it live."""
+        self.phase, self.counts, self.api_calls = phase[:100], counts, api_calls
+        self.save(update_fields=["phase", "counts", "api_calls"])
+
+    def finish(self, status: str, *, counts: dict | None = None, errors: str = "",
+               api_calls: dict | None = None, phase: str | None = "Finished",
+               complete: bool = True, now=None) -> None:
+        """Record the outcome. An incomplete run (failed, or a read that failed) never moves
+        the watermark: the next incremental run must read what this one missed."""
+        self.status = status
+        if counts is not None:
+            self.counts = counts
+        if api_calls is not None:
+            self.api_calls = api_calls
+        if phase is not None:
+            self.phase = phase[:100]
+        self.error_summary = errors
+        self.finished_at = now or timezone.now()
+        if status == RunStatus.FAILED or not complete:
+            self.watermark = None
+        self.save()
+
+    def fail(self, reason: str, **outcome) -> None:
+        """A failed run, with its reason (what people read in the run, /health/, the mail)."""
+        self.finish(RunStatus.FAILED, errors=reason, **outcome)
+
+    def hold(self, reason: str, **outcome) -> None:
+        """Held for review: something waits for a person before it may be applied."""
+        self.finish(RunStatus.HELD, errors=reason, **outcome)
 
 
 class SyncLock(models.Model):

@@ -43,36 +43,39 @@ def apply_pending(pending_id: int) -> str:
         trigger=Trigger.REVIEW, mode=Mode.INCREMENTAL, targeted=True, status=RunStatus.RUNNING,
         page_ids=[pending.notion_page_id] if pending.notion_page_id else [],
         kinds=[pending.kind], triggered_by=f"review #{pending.pk} by {pending.decided_by}")
-    holder = f"review-{uuid.uuid4().hex[:12]}"
-    if not runs.claim(holder, run):
-        run.delete()
+    try:
+        with runs.exclusive_run("review", run, notify_run=False):
+            status, message = _apply_safely(pending, run)
+            _record_outcome(run, status, message)
+            PendingChange.objects.filter(pk=pending_id).update(
+                status=status, result=message, applied_at=timezone.now())
+    except runs.SyncBusy:
         PendingChange.objects.filter(pk=pending_id).update(apply_started_at=None)
         _retry_later(pending_id)
         return "a sync is running: retrying shortly"
+    return f"review {pending_id}: {status}"
+
+
+def _apply_safely(pending: PendingChange, run: SyncRun) -> tuple[str, str]:
     try:
-        status, message = _apply(pending, run)
+        return _apply(pending, run)
     except ApiError as exc:
-        status, message = ReviewStatus.FAILED, str(exc)
+        return ReviewStatus.FAILED, str(exc)
     except Exception as exc:  # keep the decision's outcome visible, whatever happened
-        log.exception("Applying review %s failed", pending_id)
-        status, message = ReviewStatus.FAILED, f"Internal error: {exc!r}"
-    finally:
-        runs.release(holder)
+        log.exception("Applying review %s failed", pending.pk)
+        return ReviewStatus.FAILED, f"Internal error: {exc!r}"
+
+
+def _record_outcome(run: SyncRun, status: str, message: str) -> None:
+    """The run of a decision: succeeded when applied (or superseded), else failed."""
     if status == ReviewStatus.SUPERSEDED:
         # Nothing went wrong: the decision no longer fits the data, and nothing was written.
-        run.status, run.phase = RunStatus.SUCCEEDED, f"Superseded: {message}"[:100]
-        run.error_summary = ""
-        run.finished_at = timezone.now()
-        run.save()
-    elif run.status == RunStatus.RUNNING:
-        run.status = RunStatus.SUCCEEDED if status == ReviewStatus.APPLIED else RunStatus.FAILED
-        run.finished_at = timezone.now()
-        run.error_summary = "" if status == ReviewStatus.APPLIED else message
-        run.save()
-    PendingChange.objects.filter(pk=pending_id).update(
-        status=status, result=message, applied_at=timezone.now())
-    runs.hand_over()
-    return f"review {pending_id}: {status}"
+        run.finish(RunStatus.SUCCEEDED, phase=f"Superseded: {message}")
+    elif run.status == RunStatus.RUNNING:  # a session that finished has said how it went
+        if status == ReviewStatus.APPLIED:
+            run.finish(RunStatus.SUCCEEDED, phase=None)
+        else:
+            run.fail(message, phase=None)
 
 
 def _retry_later(pending_id: int) -> None:

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,9 +55,14 @@ def _merged(run: SyncRun, mode: str, page_ids: list[str], targeted: bool) -> dic
 
 def request_sync(*, trigger: str, mode: str = Mode.FULL, page_ids: list[str] | None = None,
                  targeted: bool = False, dry_run: bool = False, kinds: list[str] | None = None,
-                 triggered_by: str = "") -> SyncRun:
-    """Queue a sync, or merge into the one already waiting. Returns the queued run."""
-    reap_dead()
+                 triggered_by: str = "", reap: bool = True) -> SyncRun:
+    """Queue a sync, or merge into the one already waiting. Returns the queued run.
+
+    `reap=False` from a webhook handler: it freed a dead holder's lock before its
+    transaction opened (failing that run notifies people, over HTTP).
+    """
+    if reap:
+        reap_dead()
     page_ids = list(page_ids or [])
     fields = {"trigger": trigger, "mode": mode, "page_ids": page_ids, "targeted": targeted,
               "dry_run": dry_run, "kinds": kinds or [], "triggered_by": triggered_by[:200]}
@@ -203,8 +208,8 @@ def claim(holder: str, run: SyncRun | None = None, *, force: bool = False,
                                                     f"{reason}; its lock was held by "
                                                     f"{_holder_of(lock).describe()}.",
                              started_by=lock.heartbeat_at, dead_run_id=lock.run_id)
-        dead_run = SyncRun.objects.filter(pk=lock.run_id, status=RunStatus.FAILED).first()
-        if dead_run is not None:
+        dead_run = SyncRun.objects.filter(pk=lock.run_id).first()
+        if dead_run is not None and dead_run.status == RunStatus.FAILED:
             notify.notify_run(dead_run)  # nobody else will: its process is gone
     return bool(taken)
 
@@ -227,14 +232,12 @@ def _fail_abandoned_runs(except_run: SyncRun | None, reason: str,
     After a take-over, only runs started before the dead holder's last heartbeat: a
     `manage.py sync` that created its run a moment ago and is about to claim is not one.
     """
-    running = SyncRun.objects.filter(status=RunStatus.RUNNING)
+    running = SyncRun.objects.all()
     if except_run is not None:
         running = running.exclude(pk=except_run.pk)
     if started_by is not None:
         running = running.filter(Q(started_at__lte=started_by) | Q(pk=dead_run_id))
-    running.update(status=RunStatus.FAILED, finished_at=timezone.now(), phase="Stopped",
-                   error_summary=reason or "The process running this sync stopped "
-                                           "responding.")
+    running.fail_running(reason or "The process running this sync stopped responding.")
 
 
 def lock_state(now: datetime | None = None) -> tuple[Holder | None, str]:
@@ -299,53 +302,7 @@ def heartbeat(holder: str, every: float | None = None):
         thread.join(timeout=5)
 
 
-# -- executing ------------------------------------------------------------------------------------
-def options_for(run: SyncRun) -> SyncOptions:
-    return SyncOptions(trigger=run.trigger, mode=run.mode, dry_run=run.dry_run,
-                       kinds=list(run.kinds), page_ids=list(run.page_ids),
-                       targeted=run.targeted, triggered_by=run.triggered_by)
-
-
-def execute_run(run_id: int) -> str:
-    """The django-q2 task: run a queued sync if nobody else is running one."""
-    trigger = SyncRun.objects.filter(pk=run_id).values_list("trigger", flat=True).first()
-    if trigger is not None and not syncing.may_run(trigger):
-        return "waiting: syncing not started (or paused); the run stays queued"
-    holder = f"worker-{uuid.uuid4().hex[:12]}"
-    if not claim(holder):
-        return "busy: left queued for the running sync to hand over"
-    try:
-        started = SyncRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-            status=RunStatus.RUNNING, started_at=timezone.now())
-        if not started:
-            return "not queued any more"
-        run = SyncRun.objects.get(pk=run_id)
-        SyncLock.objects.filter(name="sync", holder=holder).update(run=run)
-        with heartbeat(holder):
-            _sync(options_for(run), run)
-    finally:
-        release(holder)
-        hand_over()
-    notify.notify_run(run)
-    return f"run {run_id}: {run.status}"
-
-
-def _sync(options: SyncOptions, run: SyncRun) -> SyncRun:
-    """run_sync; when it raises, the run is marked failed: notify, then re-raise."""
-    try:
-        return run_sync(options, run=run)
-    except Exception:
-        notify.notify_run(run)
-        raise
-
-
-def hand_over() -> None:
-    """Start the oldest waiting run, if any: the follow-up of coalesced triggers."""
-    waiting = SyncRun.objects.filter(status=RunStatus.QUEUED).order_by("id").first()
-    if waiting is not None:
-        enqueue(waiting.pk)
-
-
+# -- one run at a time -----------------------------------------------------------------------
 class SyncBusy(Exception):
     """Another sync holds the lock and is not provably dead."""
 
@@ -362,29 +319,99 @@ class SyncBusy(Exception):
         super().__init__(message)
 
 
+@dataclass
+class Lease:
+    """The claim an `exclusive_run` body holds: its holder name, its run, whom it replaced."""
+
+    holder: str
+    run: SyncRun | None = None
+    took_over: Holder | None = None  # the dead holder whose lock this claim took
+
+    def start(self, run: SyncRun) -> bool:
+        """Start a queued run under this claim; False when it is not queued any more."""
+        if not run.start():
+            return False
+        self.run = run
+        SyncLock.objects.filter(name="sync", holder=self.holder).update(run=run)
+        return True
+
+
+@contextmanager
+def exclusive_run(role: str, run: SyncRun | None = None, *, force: bool = False,
+                  notify_run: bool = True) -> Iterator[Lease]:
+    """Hold the sync lock while the body runs: the one way a sync (or a review decision)
+    runs, whoever started it.
+
+    Claims by compare-and-set (SyncBusy when a live holder beats; `run`, made for this
+    attempt and never started, is deleted then), beats while the body runs, and on the way
+    out, even after an exception: releases, hands over to the oldest waiting run, and tells
+    people once about a failed or held run (`notify_run`). An interrupt (not an Exception)
+    is not announced: the person who pressed Ctrl-C knows.
+    """
+    holder = f"{role}-{uuid.uuid4().hex[:12]}"
+    before, _ = lock_state()
+    if not claim(holder, run, force=force):
+        if run is not None:
+            run.delete()
+        raise SyncBusy(lock_state()[0] or before, force)
+    lease = Lease(holder, run, took_over=before)
+    announce = False
+    try:
+        with heartbeat(holder):
+            yield lease
+        announce = True
+    except Exception:
+        announce = True
+        raise
+    finally:
+        release(holder)
+        hand_over()
+        if announce and notify_run and lease.run is not None:
+            notify.notify_run(lease.run)
+
+
+# -- executing ------------------------------------------------------------------------------------
+def options_for(run: SyncRun) -> SyncOptions:
+    return SyncOptions(trigger=run.trigger, mode=run.mode, dry_run=run.dry_run,
+                       kinds=list(run.kinds), page_ids=list(run.page_ids),
+                       targeted=run.targeted, triggered_by=run.triggered_by)
+
+
+def execute_run(run_id: int) -> str:
+    """The django-q2 task: run a queued sync if nobody else is running one."""
+    run = SyncRun.objects.filter(pk=run_id).first()
+    if run is not None and not syncing.may_run(run.trigger):
+        return "waiting: syncing not started (or paused); the run stays queued"
+    try:
+        with exclusive_run("worker") as lease:
+            if run is None or not lease.start(run):
+                return "not queued any more"
+            run_sync(options_for(run), run=run)
+    except SyncBusy:
+        return "busy: left queued for the running sync to hand over"
+    return f"run {run_id}: {run.status}"
+
+
+def hand_over() -> None:
+    """Start the oldest waiting run, if any: the follow-up of coalesced triggers."""
+    waiting = SyncRun.objects.filter(status=RunStatus.QUEUED).order_by("id").first()
+    if waiting is not None:
+        enqueue(waiting.pk)
+
+
 def run_in_foreground(options: SyncOptions, *, force: bool = False,
                       report: Callable[[str], None] | None = None) -> SyncRun:
     """For `manage.py sync`: claim, run here, release. Raises SyncBusy when another sync
     runs; `force` also takes over a holder whose process is gone from this host.
     `report` hears whose lock was taken over, if any."""
-    holder = f"command-{uuid.uuid4().hex[:12]}"
-    before, _ = lock_state()
     run = SyncRun.objects.create(trigger=options.trigger, mode=options.mode,
                                  dry_run=options.dry_run, kinds=options.kinds,
                                  triggered_by=options.triggered_by, status=RunStatus.RUNNING)
-    if not claim(holder, run, force=force):
-        run.delete()
-        raise SyncBusy(lock_state()[0] or before, force)
-    if before is not None and report is not None:
-        failed = SyncRun.objects.filter(pk=before.run_id).values_list("error_summary",
-                                                                      flat=True).first()
-        report(f"Took over the sync lock of {before.describe()}"
-               + (f": {failed}" if failed else "."))
-    try:
-        with heartbeat(holder):
-            run = _sync(options, run)
-    finally:
-        release(holder)
-        hand_over()
-    notify.notify_run(run)
-    return run
+    with exclusive_run("command", run, force=force) as lease:
+        before = lease.took_over
+        if before is not None and report is not None:
+            failed = SyncRun.objects.filter(pk=before.run_id).values_list("error_summary",
+                                                                          flat=True).first()
+            report(f"Took over the sync lock of {before.describe()}"
+                   + (f": {failed}" if failed else "."))
+        return run_sync(options, run=run)

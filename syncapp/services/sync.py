@@ -97,70 +97,13 @@ def last_watermark():
     return run.watermark if run else None
 
 
-class SyncSession:
-    """One run's state: clients, configs, mappings and the records read so far."""
+class ReadingBothSides:
+    """How a session reads: Notion pages by kind, then the Clockify records they need.
 
-    def __init__(self, run: SyncRun, options: SyncOptions,
-                 notion: NotionClient, clockify: ClockifyClient,
-                 policy: Policy | None = None) -> None:
-        self.run = run
-        self.options = options
-        self.policy = policy or review.load_policy()
-        self.held = False
-        self.lost_access = False  # a database answered 404/refused: the run is held
-        self.notion = notion
-        self.clockify = clockify
-        self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
-        self.configs = {kind: MappingConfig(kind, dict(m.properties), m.closed_value_list)
-                        for kind, m in self.db_mappings.items()}
-        self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run,
-                               database_ids={kind: database_id(kind) for kind in KIND_ORDER})
-        self.errors: list[str] = []
-        self.failed_kinds: set[str] = set()
-        self.applying = (0, 0)  # (done, total) changes of the kind being applied
-        self.stopped = False
-        self.notion_records: dict[str, dict[str, NotionRecord]] = {}
-        self._load_data_sources()
+    A part of SyncSession (its attributes: options, configs, notion, clockify, applier).
+    """
 
-    # -- data-source cache: resolving costs a call per database per run otherwise ---------
-    def _load_data_sources(self) -> None:
-        for kind, mapping in self.db_mappings.items():
-            if mapping.data_source_for == database_id(kind) and mapping.data_source_ids:
-                self.notion.remember_data_sources(database_id(kind), mapping.data_source_ids)
-
-    def _save_data_sources(self) -> None:
-        for kind, mapping in self.db_mappings.items():
-            resolved = self.notion.cached_data_sources(database_id(kind))
-            if resolved and (resolved != mapping.data_source_ids
-                             or mapping.data_source_for != database_id(kind)):
-                mapping.data_source_ids = resolved
-                mapping.data_source_for = database_id(kind)
-                mapping.save(update_fields=["data_source_ids", "data_source_for"])
-
-    @property
-    def kinds(self) -> list[str]:
-        return [k for k in KIND_ORDER if not self.options.kinds or k in self.options.kinds]
-
-    def progress(self, phase: str) -> None:
-        if self.options.should_stop and self.options.should_stop():
-            raise StopRequested  # between two steps: everything so far is recorded
-        self.run.phase = phase
-        self.run.counts = {k: dict(v) for k, v in self.applier.counts.items()}
-        self.run.api_calls = api_calls(self.notion, self.clockify)
-        self.run.save(update_fields=["phase", "counts", "api_calls"])
-        self._progress_at = time.monotonic()
-        if self.options.on_progress:
-            self.options.on_progress(Progress(phase, self.run.counts, self.run.api_calls,
-                                              *self.applying))
-
-    def tick(self) -> None:
-        """While applying: save the counts at most every PROGRESS_EVERY s (live progress)."""
-        if self.options.should_stop and self.options.should_stop():
-            raise StopRequested
-        if time.monotonic() - getattr(self, "_progress_at", 0.0) >= PROGRESS_EVERY:
-            self.progress(self.run.phase)
-
-    # -- reading ----------------------------------------------------------------------------
+    # -- Notion --------------------------------------------------------------------------------
     def read_notion(self, since) -> None:
         for kind in self.kinds:
             self.progress(f"Reading Notion {kind}s")
@@ -225,6 +168,110 @@ class SyncSession:
         wanted = {database_id(kind), *self.notion.cached_data_sources(database_id(kind))}
         normalise = {(o or "").replace("-", "") for o in owners}
         return bool(normalise & {w.replace("-", "") for w in wanted})
+
+    # -- Clockify ------------------------------------------------------------------------------
+    def _read_clockify(self, snapshot: Snapshot, incremental: bool) -> dict[str, ClockifyRecord]:
+        kind = snapshot.kind
+        if not incremental:
+            projects = self._task_projects(snapshot) if kind == "task" else None
+            return snapshots.clockify_all(self.clockify, kind, projects)
+        found: dict[str, ClockifyRecord] = {}
+        listed: set[str | None] = set()
+        for record in snapshot.notion.values():
+            known = snapshot.known.get(record.page_id)
+            if known and known.clockify_id:
+                project = self._task_project(known) if kind == "task" else None
+                entity = snapshots.clockify_one(self.clockify, kind, known.clockify_id, project)
+                if entity:
+                    found[entity.id] = entity
+                continue
+            # Unmapped: list the candidates once (Clockify's name filter would miss the
+            # near matches we must flag rather than duplicate).
+            parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
+            scope = parent if kind == "task" else None
+            if scope in listed or (kind == "task" and (not parent or parent == PLACEHOLDER)):
+                continue
+            listed.add(scope)
+            found.update(snapshots.clockify_all(self.clockify, kind, [parent] if parent else []))
+        return found
+
+    def _task_project(self, known: Known) -> str | None:
+        mapping = EntityMapping.objects.filter(kind="task", notion_page_id=known.page_id) \
+            .select_related("parent").first()
+        if mapping and mapping.parent and mapping.parent.clockify_id:
+            return mapping.parent.clockify_id
+        return None
+
+    def _task_projects(self, snapshot: Snapshot) -> list[str]:
+        """Projects whose tasks we must list: parents of Notion tasks and of mapped tasks."""
+        wanted = {snapshot.parents.clockify_parent(r.fields.get("parent"))
+                  for r in snapshot.notion.values()}
+        wanted |= set(EntityMapping.objects.filter(kind="task", parent__clockify_id__isnull=False)
+                      .values_list("parent__clockify_id", flat=True))
+        wanted -= self.applier.created_ids  # created minutes ago by this run: no tasks yet
+        return sorted(p for p in wanted if p and p != PLACEHOLDER)
+
+
+class SyncSession(ReadingBothSides):
+    """One run's state: clients, configs, mappings and the records read so far."""
+
+    def __init__(self, run: SyncRun, options: SyncOptions,
+                 notion: NotionClient, clockify: ClockifyClient,
+                 policy: Policy | None = None) -> None:
+        self.run = run
+        self.options = options
+        self.policy = policy or review.load_policy()
+        self.held = False
+        self.lost_access = False  # a database answered 404/refused: the run is held
+        self.notion = notion
+        self.clockify = clockify
+        self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
+        self.configs = {kind: MappingConfig(kind, dict(m.properties), m.closed_value_list)
+                        for kind, m in self.db_mappings.items()}
+        self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run,
+                               database_ids={kind: database_id(kind) for kind in KIND_ORDER})
+        self.errors: list[str] = []
+        self.failed_kinds: set[str] = set()
+        self.applying = (0, 0)  # (done, total) changes of the kind being applied
+        self.stopped = False
+        self.notion_records: dict[str, dict[str, NotionRecord]] = {}
+        self._load_data_sources()
+
+    # -- data-source cache: resolving costs a call per database per run otherwise ---------
+    def _load_data_sources(self) -> None:
+        for kind, mapping in self.db_mappings.items():
+            if mapping.data_source_for == database_id(kind) and mapping.data_source_ids:
+                self.notion.remember_data_sources(database_id(kind), mapping.data_source_ids)
+
+    def _save_data_sources(self) -> None:
+        for kind, mapping in self.db_mappings.items():
+            resolved = self.notion.cached_data_sources(database_id(kind))
+            if resolved and (resolved != mapping.data_source_ids
+                             or mapping.data_source_for != database_id(kind)):
+                mapping.data_source_ids = resolved
+                mapping.data_source_for = database_id(kind)
+                mapping.save(update_fields=["data_source_ids", "data_source_for"])
+
+    @property
+    def kinds(self) -> list[str]:
+        return [k for k in KIND_ORDER if not self.options.kinds or k in self.options.kinds]
+
+    def progress(self, phase: str) -> None:
+        if self.options.should_stop and self.options.should_stop():
+            raise StopRequested  # between two steps: everything so far is recorded
+        self.run.record_progress(phase, {k: dict(v) for k, v in self.applier.counts.items()},
+                                 api_calls(self.notion, self.clockify))
+        self._progress_at = time.monotonic()
+        if self.options.on_progress:
+            self.options.on_progress(Progress(phase, self.run.counts, self.run.api_calls,
+                                              *self.applying))
+
+    def tick(self) -> None:
+        """While applying: save the counts at most every PROGRESS_EVERY s (live progress)."""
+        if self.options.should_stop and self.options.should_stop():
+            raise StopRequested
+        if time.monotonic() - getattr(self, "_progress_at", 0.0) >= PROGRESS_EVERY:
+            self.progress(self.run.phase)
 
     def _kind_failed(self, kind: str, message: str) -> None:
         log.warning(message)
@@ -334,47 +381,6 @@ class SyncSession:
                 parents.to_notion[m.clockify_id] = m.notion_page_id
         return parents
 
-    def _read_clockify(self, snapshot: Snapshot, incremental: bool) -> dict[str, ClockifyRecord]:
-        kind = snapshot.kind
-        if not incremental:
-            projects = self._task_projects(snapshot) if kind == "task" else None
-            return snapshots.clockify_all(self.clockify, kind, projects)
-        found: dict[str, ClockifyRecord] = {}
-        listed: set[str | None] = set()
-        for record in snapshot.notion.values():
-            known = snapshot.known.get(record.page_id)
-            if known and known.clockify_id:
-                project = self._task_project(known) if kind == "task" else None
-                entity = snapshots.clockify_one(self.clockify, kind, known.clockify_id, project)
-                if entity:
-                    found[entity.id] = entity
-                continue
-            # Unmapped: list the candidates once (Clockify's name filter would miss the
-            # near matches we must flag rather than duplicate).
-            parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
-            scope = parent if kind == "task" else None
-            if scope in listed or (kind == "task" and (not parent or parent == PLACEHOLDER)):
-                continue
-            listed.add(scope)
-            found.update(snapshots.clockify_all(self.clockify, kind, [parent] if parent else []))
-        return found
-
-    def _task_project(self, known: Known) -> str | None:
-        mapping = EntityMapping.objects.filter(kind="task", notion_page_id=known.page_id) \
-            .select_related("parent").first()
-        if mapping and mapping.parent and mapping.parent.clockify_id:
-            return mapping.parent.clockify_id
-        return None
-
-    def _task_projects(self, snapshot: Snapshot) -> list[str]:
-        """Projects whose tasks we must list: parents of Notion tasks and of mapped tasks."""
-        wanted = {snapshot.parents.clockify_parent(r.fields.get("parent"))
-                  for r in snapshot.notion.values()}
-        wanted |= set(EntityMapping.objects.filter(kind="task", parent__clockify_id__isnull=False)
-                      .values_list("parent__clockify_id", flat=True))
-        wanted -= self.applier.created_ids  # created minutes ago by this run: no tasks yet
-        return sorted(p for p in wanted if p and p != PLACEHOLDER)
-
     def _orphan(self, kind: str, unreachable: set[str]) -> None:
         if unreachable and not self.options.dry_run:
             EntityMapping.objects.filter(kind=kind, notion_page_id__in=unreachable) \
@@ -402,15 +408,9 @@ class SyncSession:
                                   "so far is recorded, the rest is untouched; the next run "
                                   "continues from there.")
         self._save_data_sources()
-        self.run.status = status
-        self.run.counts = counts
-        self.run.phase = "Finished"
-        self.run.error_summary = "\n".join(self.errors)
-        self.run.api_calls = api_calls(self.notion, self.clockify)
-        self.run.finished_at = timezone.now()
-        if status == RunStatus.FAILED or self.failed_kinds:
-            self.run.watermark = None  # an incomplete run must not move the watermark
-        self.run.save()
+        self.run.finish(status, counts=counts, errors="\n".join(self.errors),
+                        api_calls=api_calls(self.notion, self.clockify),
+                        complete=not self.failed_kinds)
         return self.run
 
 
@@ -457,11 +457,6 @@ def _run_session(session: SyncSession, since) -> SyncRun:
     except StopRequested:
         session.stopped = True
     except BaseException as exc:
-        run.status = RunStatus.FAILED
-        run.error_summary = f"The run stopped: {exc!r}"
-        run.finished_at = timezone.now()
-        run.watermark = None
-        run.api_calls = api_calls(notion, clockify)
-        run.save()
+        run.fail(f"The run stopped: {exc!r}", api_calls=api_calls(notion, clockify), phase=None)
         raise
     return session.finish()

@@ -15,8 +15,9 @@ from django.conf import settings
 
 from syncapp.models import DeliveryStatus, EntityMapping, Mode, Trigger, WebhookDelivery
 from syncapp.services import runs, timeentries
+from syncapp.webhooks.base import Outcome, Source
 from syncapp.webhooks.parsing import InvalidBody
-from syncapp.webhooks.store import Outcome, Source, body_hash
+from syncapp.webhooks.store import body_hash
 from syncapp.webhooks.verify import matches_any
 
 # Project, task and client events: reconcile the mapped Notion page through the sync
@@ -29,10 +30,6 @@ ENTITY_EVENTS = {
     for kind in ("project", "task", "client")
     for prefix, suffix in (("NEW_", ""), ("", "_UPDATED"), ("", "_DELETED"))
 }
-
-
-def verify(headers, body: bytes) -> bool:
-    return matches_any(headers.get("Clockify-Signature"), settings.CLOCKIFY_WEBHOOK_TOKENS)
 
 
 def describe(delivery: WebhookDelivery, payload: dict) -> None:
@@ -136,10 +133,36 @@ def _reconcile(event: str, kind: str, payload: dict) -> Outcome:
                        f"No Notion page is mapped to Clockify {kind} {clockify_id}.")
     run = runs.request_sync(trigger=Trigger.WEBHOOK, mode=Mode.INCREMENTAL,
                             page_ids=[mapping.notion_page_id], targeted=True,
-                            triggered_by=f"Clockify {event}")
+                            triggered_by=f"Clockify {event}", reap=False)
     return Outcome(DeliveryStatus.PROCESSED, 202,
                    f"Sync run {run.pk} queued for the {kind} page {mapping.notion_page_id}.")
 
 
-SOURCE = Source(name="clockify", verify=verify, handle=handle, describe=describe,
-                dedupe_key=dedupe_key, validate=validate)
+class ClockifySource(Source):
+    """Clockify: a static per-webhook token in its signature header, the event in another."""
+
+    name = "clockify"
+    signature_header = "Clockify-Signature"
+    event_type_header = "Clockify-Webhook-Event-Type"
+
+    def verify(self, headers, body: bytes) -> bool:
+        return matches_any(headers.get(self.signature_header), settings.CLOCKIFY_WEBHOOK_TOKENS)
+
+    def describe(self, delivery: WebhookDelivery, payload: dict) -> None:
+        describe(delivery, payload)
+
+    def validate(self, delivery: WebhookDelivery, payload: dict) -> None:
+        validate(delivery, payload)
+
+    def dedupe_key(self, delivery: WebhookDelivery, payload: dict) -> str:
+        return dedupe_key(delivery, payload)
+
+    def prepare(self, delivery: WebhookDelivery, payload: dict) -> None:
+        if delivery.event_type in ENTITY_EVENTS:  # it may queue a sync: free a dead lock
+            runs.reap_dead()  # (which may notify people over HTTP) before the transaction
+
+    def handle(self, delivery: WebhookDelivery, payload: dict, prepared: None) -> Outcome:
+        return handle(delivery, payload)
+
+
+SOURCE = ClockifySource()

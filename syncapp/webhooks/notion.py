@@ -32,8 +32,8 @@ from syncapp.models import (
     WebhookDelivery,
 )
 from syncapp.services import connections, runs
+from syncapp.webhooks.base import Outcome, Source
 from syncapp.webhooks.parsing import InvalidBody
-from syncapp.webhooks.store import Outcome, Source
 from syncapp.webhooks.verify import matches_any, notion_signature_valid
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,13 @@ PAGE_ID_MAX_LENGTH = 64  # a UUID with dashes is 36
 
 
 def _queue(page_id: str, triggered_by: str) -> Outcome:
+    # reap=False: prepare() freed a dead holder's lock before the transaction opened.
     run = runs.request_sync(trigger=Trigger.WEBHOOK, mode=Mode.INCREMENTAL, page_ids=[page_id],
-                            targeted=True, triggered_by=triggered_by)
+                            targeted=True, triggered_by=triggered_by, reap=False)
     return Outcome(DeliveryStatus.PROCESSED, 202, f"Sync run {run.pk} queued for page {page_id}.")
 
 
 # -- button / automation ------------------------------------------------------------------------
-def verify_trigger(headers, body: bytes) -> bool:
-    return matches_any(headers.get("X-Webhook-Secret"), settings.NOTION_TRIGGER_TOKENS)
-
-
 def describe_trigger(delivery: WebhookDelivery, payload: dict) -> None:
     source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
     delivery.event_type = str(source.get("type") or "button")[:100]
@@ -93,9 +90,32 @@ def handle_trigger(delivery: WebhookDelivery, payload: dict) -> Outcome:
     return _queue(page_id, "Notion button")
 
 
-TRIGGER = Source(name="notion_trigger", verify=verify_trigger, handle=handle_trigger,
-                 describe=describe_trigger, dedupe_key=trigger_dedupe_key,
-                 validate=validate_trigger)
+class TriggerSource(Source):
+    """A Notion button or automation: unsigned by Notion, so it sends our secret header."""
+
+    name = "notion_trigger"
+    signature_header = "X-Webhook-Secret"
+
+    def verify(self, headers, body: bytes) -> bool:
+        return matches_any(headers.get(self.signature_header), settings.NOTION_TRIGGER_TOKENS)
+
+    def describe(self, delivery: WebhookDelivery, payload: dict) -> None:
+        describe_trigger(delivery, payload)
+
+    def validate(self, delivery: WebhookDelivery, payload: dict) -> None:
+        validate_trigger(delivery, payload)
+
+    def dedupe_key(self, delivery: WebhookDelivery, payload: dict) -> str | None:
+        return trigger_dedupe_key(delivery, payload)
+
+    def prepare(self, delivery: WebhookDelivery, payload: dict) -> None:
+        runs.reap_dead()  # it may queue a sync; failing a dead run may notify over HTTP
+
+    def handle(self, delivery: WebhookDelivery, payload: dict, prepared: None) -> Outcome:
+        return handle_trigger(delivery, payload)
+
+
+TRIGGER = TriggerSource()
 
 
 # -- integration webhooks -------------------------------------------------------------------------
@@ -121,10 +141,6 @@ def signing_keys() -> list[str]:
         return list(settings.NOTION_WEBHOOK_SECRET)
     return list(NotionWebhookSubscription.objects.filter(active=True)
                 .values_list("verification_token", flat=True))
-
-
-def verify_events(headers, body: bytes) -> bool:
-    return notion_signature_valid(body, headers.get("X-Notion-Signature"), signing_keys())
 
 
 def redact_events_body(payload: dict) -> str | None:
@@ -204,19 +220,38 @@ def deactivate(subscription: NotionWebhookSubscription) -> bool:
                 .update(active=False))
 
 
-def handle_events(delivery: WebhookDelivery, payload: dict) -> Outcome:
+def _page_of(delivery: WebhookDelivery, payload: dict) -> tuple[str, dict, Outcome | None]:
+    """(page id, event data, None) for an event about a page we sync; else why it is ignored."""
     event = delivery.event_type
     entity = payload.get("entity") if isinstance(payload.get("entity"), dict) else {}
     page_id = entity.get("id")
     if event not in PAGE_EVENTS or entity.get("type") != "page" or not isinstance(page_id, str):
-        return Outcome(DeliveryStatus.IGNORED, 200, f"Event {event[:60] or '?'} is not used.")
+        return "", {}, Outcome(DeliveryStatus.IGNORED, 200,
+                               f"Event {event[:60] or '?'} is not used.")
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     if not _ours(page_id, data.get("parent")):
-        return Outcome(DeliveryStatus.IGNORED, 200, "Not a page of the synced databases.")
-    echo = _echo_reason(payload, data)
+        return page_id, data, Outcome(DeliveryStatus.IGNORED, 200,
+                                      "Not a page of the synced databases.")
+    return page_id, data, None
+
+
+def echo_of_ours(delivery: WebhookDelivery, payload: dict) -> str:
+    """Before the transaction: why the event is our own echo ('' if not). It may read Notion
+    (our bot id, our properties' ids), so it never runs inside the transaction."""
+    _, data, ignored = _page_of(delivery, payload)
+    if ignored is not None:
+        return ""
+    runs.reap_dead()  # a sync may be queued; failing a dead run may notify over HTTP
+    return _echo_reason(payload, data)
+
+
+def handle_events(delivery: WebhookDelivery, payload: dict, echo: str) -> Outcome:
+    page_id, _, ignored = _page_of(delivery, payload)
+    if ignored is not None:
+        return ignored
     if echo:
         return Outcome(DeliveryStatus.IGNORED, 200, echo)
-    return _queue(page_id, f"Notion {event}")
+    return _queue(page_id, f"Notion {delivery.event_type}")
 
 
 def _normalise(value) -> str:
@@ -307,6 +342,35 @@ def _own_property_table() -> dict[str, list[str]]:
     return table
 
 
-EVENTS = Source(name="notion_events", verify=verify_events, handle=handle_events,
-                describe=describe_events, dedupe_key=events_dedupe_key,
-                validate=validate_events, redact_body=redact_events_body, unsigned=handshake)
+class EventsSource(Source):
+    """Notion integration webhooks: an unsigned handshake, then events signed by HMAC."""
+
+    name = "notion_events"
+    signature_header = "X-Notion-Signature"
+
+    def unsigned(self, delivery: WebhookDelivery, payload: dict) -> Outcome | None:
+        return handshake(delivery, payload)
+
+    def verify(self, headers, body: bytes) -> bool:
+        return notion_signature_valid(body, headers.get(self.signature_header), signing_keys())
+
+    def describe(self, delivery: WebhookDelivery, payload: dict) -> None:
+        describe_events(delivery, payload)
+
+    def validate(self, delivery: WebhookDelivery, payload: dict) -> None:
+        validate_events(delivery, payload)
+
+    def dedupe_key(self, delivery: WebhookDelivery, payload: dict) -> str | None:
+        return events_dedupe_key(delivery, payload)
+
+    def prepare(self, delivery: WebhookDelivery, payload: dict) -> str:
+        return echo_of_ours(delivery, payload)
+
+    def handle(self, delivery: WebhookDelivery, payload: dict, prepared: str) -> Outcome:
+        return handle_events(delivery, payload, prepared)
+
+    def redact_body(self, payload: dict) -> str | None:
+        return redact_events_body(payload)
+
+
+EVENTS = EventsSource()

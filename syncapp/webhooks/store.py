@@ -4,7 +4,9 @@
 then saves every delivery (source, time, remote address, headers with secrets
 removed, raw body made storable) before it acts on it, so a refused, invalid or
 failing delivery is always there to inspect; refused and invalid ones are kept
-up to a cap per source (`bound`). Processing runs in a transaction:
+up to a cap per source (`bound`). Each sender (base.Source, found in sources.py) owns its
+headers, checks and answers. Processing runs in a transaction, with any HTTP the handler
+needs done before it opens:
 a failure rolls back everything it did, keeps the traceback on the row and
 answers 500 so the sender retries; the admin can process it again later.
 """
@@ -15,8 +17,6 @@ import hashlib
 import ipaddress
 import logging
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from syncapp.models import BOUNDED_STATUSES, DeliveryStatus, DroppedDeliveries, WebhookDelivery
 from syncapp.services.timeentries import MalformedPayload
+from syncapp.webhooks.base import Outcome, Source
 from syncapp.webhooks.parsing import InvalidBody, parse, storable
 
 log = logging.getLogger(__name__)
@@ -34,46 +35,20 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 KEPT_PREFIX_BYTES = 2048  # of a body over the limit, for diagnosis
 REDACTED = "[redacted]"
-# Header names (lower case) whose values are secrets or derived from one.
+# Header names (lower case) whose values are secrets, whichever sender's endpoint they
+# reach; each sender adds its own signature header (Source.secret_headers).
 SECRET_HEADERS = frozenset({
     "authorization", "proxy-authorization", "cookie", "x-api-key", "x-addon-token",
-    "clockify-signature", "x-webhook-secret", "x-notion-signature",
 })
 MAX_HEADER_VALUE = 1000
 
 
-@dataclass
-class Outcome:
-    status: str
-    http_status: int = 200
-    message: str = ""
-
-
-def _accept(delivery: WebhookDelivery, payload: dict) -> None:
-    """The default validator: any JSON object may be handled."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """How one sender's deliveries are verified, checked, described, deduplicated and handled."""
-
-    name: str
-    verify: Callable[[Any, bytes], bool]  # (headers, raw body) -> accepted
-    handle: Callable[[WebhookDelivery, dict], Outcome]
-    describe: Callable[[WebhookDelivery, dict], None] = lambda delivery, payload: None
-    dedupe_key: Callable[[WebhookDelivery, dict], str | None] = lambda delivery, payload: None
-    # Raises InvalidBody for a payload this sender's handler can never process (-> 400).
-    validate: Callable[[WebhookDelivery, dict], None] = _accept
-    # Replaces a body that must not be stored as is (it holds a secret); None keeps it.
-    redact_body: Callable[[dict], str | None] = lambda payload: None
-    # Handles the one kind of request that comes unsigned (Notion's handshake) before
-    # verification; None for every other request.
-    unsigned: Callable[[WebhookDelivery, dict], Outcome | None] = lambda delivery, payload: None
-
-
 # -- storing ---------------------------------------------------------------------------------
 def clean_headers(request: HttpRequest) -> dict[str, str]:
-    return {storable(name): REDACTED if name.lower() in SECRET_HEADERS
+    from syncapp.webhooks.sources import secret_headers  # the registry imports this module
+
+    secret = SECRET_HEADERS | secret_headers()
+    return {storable(name): REDACTED if name.lower() in secret
             else storable(value[:MAX_HEADER_VALUE])
             for name, value in request.headers.items()}
 
@@ -110,7 +85,7 @@ def store(request: HttpRequest, source: Source, body: bytes, size: int, within: 
     fields: dict[str, Any] = {
         "source": source.name, "remote_addr": remote_address(request),
         "headers": clean_headers(request), "body_size": size,
-        "event_type": storable(request.headers.get("Clockify-Webhook-Event-Type", "")[:100]),
+        "event_type": storable(source.event_type(request.headers)[:100]),
     }
     if not within:
         fields.update(
@@ -151,12 +126,11 @@ def receive(request: HttpRequest, source: Source) -> JsonResponse:
     if not source.verify(request.headers, body):
         log.warning("webhook %s delivery %s refused: missing or wrong secret/signature",
                     source.name, delivery.pk)
-        return respond(finish(delivery, Outcome(DeliveryStatus.INVALID, 401,
-                                                "Missing or wrong secret or signature.")))
+        return respond(finish(delivery, source.refused()))
     delivery.verified = True  # saved with the outcome
     if payload is None:
         log.warning("webhook %s delivery %s refused: %s", source.name, delivery.pk, reason)
-        return respond(finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, reason)))
+        return respond(finish(delivery, source.malformed(reason)))
     return respond(process(delivery, payload, source))
 
 
@@ -215,28 +189,33 @@ def bound(source_name: str) -> int:
 
 
 def process(delivery: WebhookDelivery, payload: dict, source: Source) -> WebhookDelivery:
-    """Validate and handle a verified delivery; the outcome is saved on the row."""
+    """Validate and handle a verified delivery; the outcome is saved on the row.
+
+    What the handler needs over HTTP is read first (`prepare`); the transaction holds only
+    database work, so a slow API never holds its locks and a rollback leaves no request
+    behind that it cannot take back.
+    """
     delivery.attempts += 1
     try:
+        source.describe(delivery, payload)
+        source.validate(delivery, payload)
+        prepared = source.prepare(delivery, payload)
         with transaction.atomic():
-            source.describe(delivery, payload)
-            source.validate(delivery, payload)
             key = source.dedupe_key(delivery, payload)
             if key and not claim(delivery, key[:200]):
-                outcome = Outcome(DeliveryStatus.DUPLICATE, 200, "Already processed.")
+                outcome = source.duplicate()
             else:
-                outcome = source.handle(delivery, payload)
+                outcome = source.handle(delivery, payload, prepared)
             finish(delivery, outcome)
     except (InvalidBody, MalformedPayload) as exc:
         delivery.dedupe_key = None
         log.warning("webhook %s delivery %s refused: %s", source.name, delivery.pk, exc)
-        return finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, str(exc)))
+        return finish(delivery, source.malformed(str(exc)))
     except Exception:
         log.exception("webhook %s delivery %s failed while processing",
                       source.name, delivery.pk)
         delivery.dedupe_key = None
-        return finish(delivery, Outcome(DeliveryStatus.FAILED, 500, "Processing failed."),
-                      error=traceback.format_exc())
+        return finish(delivery, source.failed(), error=traceback.format_exc())
     log.info("webhook %s delivery %s %s: %s %s", source.name, delivery.pk, delivery.status,
              delivery.event_type, delivery.message)
     return delivery
@@ -260,5 +239,5 @@ def reprocess(delivery: WebhookDelivery, source: Source) -> WebhookDelivery:
     try:
         payload = parse(delivery.body.encode())
     except InvalidBody as exc:
-        return finish(delivery, Outcome(DeliveryStatus.MALFORMED, 400, str(exc)))
+        return finish(delivery, source.malformed(str(exc)))
     return process(delivery, payload, source)

@@ -1,7 +1,7 @@
 """The three webhook endpoints: machine-to-machine, so CSRF-exempt and POST only.
 
 Thin on purpose: storing, verifying and processing live in store.py; what
-each sender means lives in clockify.py and notion.py.
+each sender means lives in clockify.py and notion.py, found by name in sources.py.
 """
 
 from __future__ import annotations
@@ -10,24 +10,23 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from syncapp.webhooks import clockify as clockify_source
-from syncapp.webhooks import notion as notion_sources
+from syncapp.webhooks import sources
 from syncapp.webhooks.store import receive
 
 
 @csrf_exempt
 @require_POST
 def clockify(request: HttpRequest) -> JsonResponse:
-    return receive(request, clockify_source.SOURCE)
+    return receive(request, sources.get("clockify"))
 
 
 @csrf_exempt
 @require_POST
 def notion_trigger(request: HttpRequest) -> JsonResponse:
-    return receive(request, notion_sources.TRIGGER)
+    return receive(request, sources.get("notion_trigger"))
 
 
 @csrf_exempt
 @require_POST
 def notion_events(request: HttpRequest) -> JsonResponse:
-    return receive(request, notion_sources.EVENTS)
+    return receive(request, sources.get("notion_events"))
