@@ -30,6 +30,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.formats import utc_stamp
 from syncapp.models import TimeEntry, WebhookDelivery
 from syncapp.services import connections, rollup, salesforce_events
 
@@ -192,8 +193,8 @@ def reconcile(days: int = RECONCILE_DAYS, *, client: ClockifyClient | None = Non
     # The API applies start/end as wall-clock time in the account's time zone: read a day
     # wider on each side and decide on the exact window here.
     listed: dict[str, dict] = {}
-    query = {"start": _instant(window_start - timedelta(days=1)),
-             "end": _instant(now + timedelta(days=1))}
+    query = {"start": utc_stamp(window_start - timedelta(days=1)),
+             "end": utc_stamp(now + timedelta(days=1))}
     for user in client.users():
         for item in client.user_time_entries(user["id"], hydrated=True, **query):
             listed[item["id"]] = item
@@ -227,7 +228,3 @@ def _reconcile_one(item: dict, started: datetime, sequence: int) -> str:
         key = order_key(payload_stamp(item), phase, sequence)
         _save(entry, values, key=key, event="RECONCILED", raw=item, delivery=None)
     return "added" if created else "repaired"
-
-
-def _instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
