@@ -31,6 +31,12 @@ KINDS = tuple(spec.name for spec in reversed(kinds.KINDS) if spec.entry_field)
 BATCH = 500
 
 
+def pointed_at(entry: TimeEntry) -> set[tuple[str, str]]:
+    """(kind, Clockify id) of each record a time entry counts towards."""
+    return {(kind, cid) for kind in KINDS
+            if (cid := getattr(entry, kinds.get(kind).entry_field))}
+
+
 def property_name() -> str:
     return settings.NOTION_TRACKED_PROPERTY
 

@@ -139,8 +139,7 @@ def _get_or_new(clockify_id: str) -> tuple[TimeEntry, bool]:
 
 def _save(entry: TimeEntry, values: dict, *, key: str, event: str, raw: dict,
           delivery: WebhookDelivery | None) -> None:
-    before = {(kind, cid) for kind, cid in (("task", entry.task_id),
-                                            ("project", entry.project_id)) if cid}
+    before = rollup.pointed_at(entry)
     for name, value in values.items():
         setattr(entry, name, value)
     entry.order_key = key
@@ -150,8 +149,7 @@ def _save(entry: TimeEntry, values: dict, *, key: str, event: str, raw: dict,
     entry.last_delivery = delivery
     salesforce_events.mark_pending(entry)
     entry.save()
-    after = {("task", entry.task_id), ("project", entry.project_id)}
-    rollup.mark_dirty(before | {(kind, cid) for kind, cid in after if cid})
+    rollup.mark_dirty(before | rollup.pointed_at(entry))
 
 
 def apply_event(event: str, payload: dict, *, sequence: int,
