@@ -7,13 +7,11 @@ import re
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from syncapp.clients.formats import compact_id
+from syncapp.engine import kinds
+
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DATABASE_SETTINGS = (
-    "NOTION_CLIENTS_DATABASE_ID",
-    "NOTION_PROJECTS_DATABASE_ID",
-    "NOTION_TASKS_DATABASE_ID",
-)
 
 # Compared or sent exactly as set (never stripped): whitespace around one is a mistake.
 SECRET_SETTINGS = (
@@ -37,7 +35,7 @@ def check_notion(app_configs=None, **kwargs) -> list:
             "three databases with it, and set its secret, or set SANDBOX=true for the demo.",
         ))
     ids = []
-    for name in DATABASE_SETTINGS:
+    for name in kinds.database_settings():
         value = getattr(settings, name)
         if not value:
             errors.append(_missing(
@@ -48,7 +46,7 @@ def check_notion(app_configs=None, **kwargs) -> list:
             errors.append(Error(f"{name} is not a Notion ID (32 hex characters, dashes optional).",
                                 id="syncapp.E003"))
         else:
-            ids.append(value.replace("-", "").lower())
+            ids.append(compact_id(value))
     if len(ids) != len(set(ids)):
         errors.append(Error(
             "Two of the Notion database settings name the same database.",

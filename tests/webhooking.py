@@ -6,6 +6,7 @@ import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
+from syncapp.clients.formats import utc_stamp
 from syncapp.sandbox import ids
 from syncapp.webhooks.verify import notion_signature
 
@@ -47,7 +48,7 @@ def post_event(client, body, key: str | None = NOTION_SECRET, *, signature: str 
 
 
 def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else utc_stamp(moment)
 
 
 def entry_body(entry_id: str | None = None, *, start: datetime = START,

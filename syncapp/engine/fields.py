@@ -1,4 +1,7 @@
-"""The synced fields of each kind, their direction, and how values convert."""
+"""Synced fields: their direction, the Notion types they read, and how values convert.
+
+Which fields each kind syncs is in engine/kinds/ (one module per kind).
+"""
 
 from __future__ import annotations
 
@@ -17,28 +20,44 @@ class Field:
     optional: bool = True  # synced only when the database mapping names a property
 
 
-FIELDS: dict[str, tuple[Field, ...]] = {
-    "client": (
-        Field("name", optional=False),
-        Field("closed", BOTH, optional=False),
-        Field("email"), Field("address"), Field("note"),
-    ),
-    "project": (
-        Field("name", optional=False),
-        Field("parent"),
-        Field("closed", BOTH, optional=False),
-        Field("billable"), Field("note"), Field("color"),
-    ),
-    "task": (
-        Field("name", optional=False),
-        Field("parent", optional=False),
-        Field("closed", BOTH, optional=False),
-        Field("estimate"),
-    ),
-}
 
-# Clockify's limits on names (see ../shared notes: clients ≤100, projects 2–250, tasks 1–1000).
-NAME_LIMITS = {"client": (1, 100), "project": (2, 250), "task": (1, 1000)}
+@dataclass(frozen=True)
+class Readable:
+    """The Notion property types a field can be read from, for readers and config checks."""
+
+    types: frozenset[str]
+    words: str  # the types in plain words, the usual one first
+    role: str  # what the field does, for a person fixing the mapping
+
+    @property
+    def usual(self) -> str:
+        """The type to suggest when a property is missing ("Checkbox", "Text")."""
+        return self.words.split(",")[0].split(" or ")[0]
+
+
+# Formulas and rollups are read-only but fine to read. Anything else is a mapping mistake,
+# reported in plain words by the reader (per page) and the configuration check (per database):
+# one table, so the check never calls an error what the sync happily reads.
+READABLE: dict[str, Readable] = {
+    "clockify_id": Readable(frozenset({"rich_text"}), "Text",
+                            "holds the Clockify ID the sync writes back"),
+    "closed": Readable(frozenset({"checkbox", "status", "select", "formula"}),
+                       "Checkbox, Status, Select or Formula",
+                       "says whether the record is closed (archived / done in Clockify)"),
+    "parent": Readable(frozenset({"relation"}), "Relation", "links the parent record"),
+    "email": Readable(frozenset({"email", "rich_text", "url", "formula"}),
+                      "Email, Text, URL or Formula", "is the client's e-mail"),
+    "address": Readable(frozenset({"rich_text", "formula"}), "Text or Formula",
+                        "is the client's address"),
+    "note": Readable(frozenset({"rich_text", "formula"}), "Text or Formula", "is the note"),
+    "billable": Readable(frozenset({"checkbox", "formula"}), "Checkbox or Formula",
+                         "says whether the project is billable"),
+    "color": Readable(frozenset({"select", "status", "rich_text", "formula"}),
+                      "Select, Status, Text or Formula", "is the project colour"),
+    "estimate": Readable(frozenset({"number", "formula", "rollup"}),
+                         "Number, Formula or Rollup", "is the estimate in hours"),
+}
+READABLE_TYPES: dict[str, frozenset[str]] = {key: r.types for key, r in READABLE.items()}
 
 COLOR_NAMES = {
     "default": "#9e9e9e", "gray": "#9e9e9e", "brown": "#795548", "orange": "#ff9800",
@@ -46,28 +65,6 @@ COLOR_NAMES = {
     "pink": "#e91e63", "red": "#f44336",
 }
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-def field_names(kind: str, mapped: set[str]) -> list[str]:
-    """The fields synced for `kind` given which optional fields the mapping names."""
-    return [f.name for f in FIELDS[kind] if not f.optional or f.name in mapped
-            or (f.name == "parent" and kind == "task")]
-
-
-def direction(kind: str, field: str) -> str:
-    return next(f.direction for f in FIELDS[kind] if f.name == field)
-
-
-def name_problem(kind: str, name: str | None) -> str | None:
-    """A plain-words reason Clockify would refuse this name, or None."""
-    low, high = NAME_LIMITS[kind]
-    length = len((name or "").strip())
-    if length == 0:
-        return f"The {kind} has no name in Notion; give the page a title."
-    if length < low or length > high:
-        return (f"The name is {length} characters long; Clockify accepts {low}–{high} for a "
-                f"{kind}. Change the title in Notion.")
-    return None
 
 
 def normalise_text(value: str | None) -> str | None:

@@ -10,7 +10,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncapp.engine.fields import NOTION_TO_CLOCKIFY, loose_name, name_problem
+from syncapp.engine import kinds
+from syncapp.engine.fields import NOTION_TO_CLOCKIFY, loose_name
+from syncapp.engine.kinds import name_problem
 from syncapp.engine.policy import (
     CLOCKIFY_TO_NOTION,
     CLOCKIFY_WINS,
@@ -200,8 +202,10 @@ def _parent_problem(snapshot: Snapshot, record: NotionRecord) -> tuple[str, str]
         return None
     parent = record.fields.get("parent")
     if parent is None:
-        if snapshot.kind == "task":
-            return "no_parent", "The task has no project in Notion; Clockify tasks need one."
+        spec = kinds.get(snapshot.kind)
+        if not spec.field("parent").optional:
+            return "no_parent", (f"The {spec.name} has no {spec.parent} in Notion; Clockify "
+                                 f"{spec.name}s need one.")
         return None
     if parent in snapshot.parents.skipped:
         return "parent_skipped", "Its parent is closed in Notion and not in Clockify."
@@ -214,7 +218,7 @@ def _parent_problem(snapshot: Snapshot, record: NotionRecord) -> tuple[str, str]
 
 def _missing_parent_fix(kind: str, record: NotionRecord) -> str:
     prop = record.props.get("parent", ("the parent relation", ""))[0]
-    database = {"project": "Clients", "task": "Projects"}[kind]
+    database = kinds.get(kinds.get(kind).parent).database_label
     return (f"“{prop}” links a page that is not a synced page of the {database} database: it "
             "is in another database, trashed, or not shared with the integration. Fix: "
             f"link a page of the {database} database in “{prop}” in Notion.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from syncapp.engine.fields import BOTH, NOTION_TO_CLOCKIFY, direction
+from syncapp.engine.fields import BOTH, NOTION_TO_CLOCKIFY
+from syncapp.engine.kinds import direction
 
 CLOCKIFY_TO_NOTION = "c2n"
 NOTION_WINS, CLOCKIFY_WINS, REVIEW = "notion", "clockify", "review"

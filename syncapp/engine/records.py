@@ -6,12 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncapp.clients.notion_values import is_trashed, read_property, title_property
-from syncapp.engine.fields import (
-    color_to_hex,
-    duration_to_hours,
-    normalise_text,
-    round_hours,
-)
+from syncapp.engine import kinds
+from syncapp.engine.fields import READABLE_TYPES, color_to_hex, normalise_text, round_hours
 
 
 @dataclass
@@ -70,21 +66,6 @@ def _closed(config: MappingConfig, prop: dict | None) -> tuple[bool, str | None]
     return (value in config.closed_values), value
 
 
-# Property types each synced field can be read from (formulas and rollups are read-only
-# but fine to read). Anything else is a mapping mistake, reported in plain words.
-READABLE_TYPES = {
-    "parent": {"relation"},
-    "closed": {"checkbox", "status", "select", "formula"},
-    "email": {"email", "rich_text", "url", "formula"},
-    "address": {"rich_text", "formula"},
-    "note": {"rich_text", "formula"},
-    "billable": {"checkbox", "formula"},
-    "color": {"select", "status", "rich_text", "formula"},
-    "estimate": {"number", "formula", "rollup"},
-    "clockify_id": {"rich_text"},
-}
-
-
 def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
     """Normalise one Notion page; problems are collected, never raised."""
     props = page.get("properties") or {}
@@ -109,8 +90,6 @@ def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
     return record
 
 
-PARENT_WORD = {"project": "client", "task": "project"}
-
 # Fields a database may simply not have: their property missing means "not synced".
 OPTIONAL_FIELDS = {"email", "address", "note", "billable", "color", "estimate"}
 
@@ -118,7 +97,8 @@ OPTIONAL_FIELDS = {"email", "address", "note", "billable", "color", "estimate"}
 def _checked(record: NotionRecord, key: str, prop_name: str, props: dict) -> dict | None:
     """The property behind a mapped field, or None with an error when it cannot serve."""
     prop = props.get(prop_name)
-    optional = key in OPTIONAL_FIELDS or (key == "parent" and record.kind == "project")
+    field = kinds.get(record.kind).field(key)
+    optional = key in OPTIONAL_FIELDS or bool(field and field.optional)
     if prop is None and optional:
         return None
     if prop is None:
@@ -146,8 +126,8 @@ def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, 
         if len(relation) > 1:  # picking one would be a guess
             record.invalid.append(
                 f"“{config.properties['parent']}” links {len(relation)} pages, but a "
-                f"{config.kind} has one {PARENT_WORD[config.kind]} in Clockify. Fix: keep one "
-                f"in “{config.properties['parent']}” in Notion.")
+                f"{config.kind} has one {kinds.get(config.kind).parent} in Clockify. Fix: keep "
+                f"one in “{config.properties['parent']}” in Notion.")
     elif "parent" in config.properties:
         record.fields["parent"] = None
     for key in ("email", "address", "note"):
@@ -174,22 +154,6 @@ def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, 
 
 def clockify_record(kind: str, entity: dict) -> ClockifyRecord:
     """Normalise a Clockify client, project or task."""
-    if kind == "client":
-        fields = {"name": entity.get("name") or "", "closed": bool(entity.get("archived")),
-                  "email": normalise_text(entity.get("email")),
-                  "address": normalise_text(entity.get("address")),
-                  "note": normalise_text(entity.get("note"))}
-        parent = None
-    elif kind == "project":
-        color = entity.get("color")
-        fields = {"name": entity.get("name") or "", "closed": bool(entity.get("archived")),
-                  "billable": bool(entity.get("billable")),
-                  "note": normalise_text(entity.get("note")),
-                  "color": color.lower() if color else None}
-        parent = entity.get("clientId") or None
-    else:
-        fields = {"name": entity.get("name") or "", "closed": entity.get("status") == "DONE",
-                  "estimate": duration_to_hours(entity.get("estimate"))}
-        parent = entity.get("projectId") or None
+    fields, parent = kinds.get(kind).from_clockify(entity)
     return ClockifyRecord(kind=kind, id=entity["id"], fields=fields, raw=entity,
                           parent_id=parent)

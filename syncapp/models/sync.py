@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from syncapp.engine import kinds
+
 
 class Kind(models.TextChoices):
     CLIENT = "client", "Client"
@@ -12,26 +14,15 @@ class Kind(models.TextChoices):
     TASK = "task", "Task"
 
 
-KIND_ORDER = ("client", "project", "task")
+KIND_ORDER = kinds.KIND_NAMES  # parents first: client, project, task
 
 
 def default_properties(kind: str) -> dict:
     """The property names a fresh install expects in each Notion database."""
-    common = {"clockify_id": "Clockify ID"}
-    if kind == Kind.CLIENT:
-        return {**common, "closed": "Archived", "email": "Email", "address": "Address",
-                "note": "Note"}
-    if kind == Kind.PROJECT:
-        return {**common, "parent": "Client", "closed": "Status", "billable": "Billable",
-                "note": "Note", "color": "Color"}
-    return {**common, "parent": "Project", "closed": "Status", "estimate": "Estimate (h)"}
+    return dict(kinds.get(kind).default_properties)
 
 
-DEFAULT_CLOSED_VALUES = {
-    Kind.CLIENT: "",
-    Kind.PROJECT: "Done, Obsolete, Archived",
-    Kind.TASK: "Done",
-}
+DEFAULT_CLOSED_VALUES = {spec.name: spec.default_closed_values for spec in kinds.KINDS}
 
 
 class DatabaseMapping(models.Model):
@@ -73,8 +64,7 @@ class DatabaseMapping(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
-        known = set(default_properties(Kind.CLIENT)) | set(default_properties(Kind.PROJECT)) \
-            | set(default_properties(Kind.TASK)) | {"estimate"}
+        known = {key for spec in kinds.KINDS for key in spec.default_properties} | {"estimate"}
         if not isinstance(self.properties, dict):
             raise ValidationError({"properties": "A JSON object: field name → property name."})
         unknown = sorted(set(self.properties) - known)

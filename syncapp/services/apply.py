@@ -18,7 +18,7 @@ from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import ApiError, OutcomeUnknown
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import rich_text, write_value
-from syncapp.engine.fields import hours_to_duration
+from syncapp.engine import kinds
 from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockify
 from syncapp.engine.records import ClockifyRecord, MappingConfig, clockify_record
 from syncapp.models import ChangeRecord, EntityMapping, MappingState, Outcome, SyncRun
@@ -35,33 +35,6 @@ VERDICT_OUTCOME = {"fail": Outcome.FAILED, "skip": Outcome.SKIPPED, "flag": Outc
 
 def checkpoint(stage: str, change: Change) -> None:
     """A seam for tests that simulate a crash between two steps of a change."""
-
-
-def clockify_values(kind: str, values: dict[str, Any], parent_id: str | None) -> dict:
-    """Canonical field values in Clockify's vocabulary."""
-    body: dict[str, Any] = {}
-    for name, value in values.items():
-        if name == "closed":
-            if kind == "task":
-                body["status"] = "DONE" if value else "ACTIVE"
-            else:
-                body["archived"] = bool(value)
-        elif name == "parent":
-            body["projectId" if kind == "task" else "clientId"] = parent_id
-        elif name == "estimate":
-            body["estimate"] = hours_to_duration(value) or "PT0S"
-        elif name == "color" and value is None:
-            continue
-        else:
-            body[name] = value
-    return body
-
-
-def create_body(kind: str, values: dict[str, Any], parent_id: str | None) -> dict:
-    body = clockify_values(kind, values, parent_id)
-    body.pop("archived", None)  # creates are never closed (closed records are skipped)
-    body.pop("projectId", None)  # a task's project is in the URL
-    return {k: v for k, v in body.items() if v is not None}
 
 
 class Unwritable(Exception):
@@ -190,7 +163,8 @@ class Applier:
         else:
             mapping, _ = EntityMapping.objects.update_or_create(
                 kind=change.kind, notion_page_id=change.page_id, defaults=intent)
-        body = create_body(change.kind, change.to_clockify, change.parent_clockify_id)
+        body = kinds.get(change.kind).create_body(change.to_clockify,
+                                                  change.parent_clockify_id)
         try:
             entity = self._post(change, body)
         except OutcomeUnknown:
@@ -208,11 +182,7 @@ class Applier:
         self._write_notion(change, mapping)
 
     def _post(self, change: Change, body: dict) -> dict:
-        if change.kind == "client":
-            return self.clockify.create_client(body)
-        if change.kind == "project":
-            return self.clockify.create_project(body)
-        return self.clockify.create_task(change.parent_clockify_id, body)
+        return kinds.get(change.kind).create(self.clockify, body, change.parent_clockify_id)
 
     def _update(self, snapshot: Snapshot, change: Change) -> None:
         mapping = self._mapping(change) or EntityMapping(
@@ -230,25 +200,24 @@ class Applier:
 
     def _put(self, change: Change) -> ClockifyRecord:
         entity = change.clockify
-        values = clockify_values(change.kind, change.to_clockify, change.parent_clockify_id)
-        if change.kind == "client":
-            answer = self.clockify.update_client(entity.id, values, current=entity.raw)
-        elif change.kind == "project":
-            answer = self.clockify.update_project(entity.id, values, current=entity.raw)
-        elif "projectId" in values:
-            answer = self._move_task(change, entity, values)
+        spec = kinds.get(change.kind)
+        values = spec.to_clockify(change.to_clockify, change.parent_clockify_id)
+        if spec.under_parent and spec.parent_field in values:
+            answer = self._move(change, entity, values)
         else:
-            answer = self.clockify.update_task(entity.parent_id, entity.id, values,
-                                               current=entity.raw)
+            answer = spec.update(self.clockify, entity.id, values, entity.parent_id,
+                                 current=entity.raw)
         return clockify_record(change.kind, answer)
 
-    def _move_task(self, change: Change, entity: ClockifyRecord, values: dict) -> dict:
-        # Clockify cannot move a task: close the old one, create it under the new project.
-        if entity.raw.get("status") != "DONE":
-            self.clockify.update_task(entity.parent_id, entity.id, {"status": "DONE"},
-                                      current=entity.raw)
-        body = create_body("task", change.notion.fields, None)
-        created = self.clockify.create_task(values["projectId"], body)
+    def _move(self, change: Change, entity: ClockifyRecord, values: dict) -> dict:
+        # Clockify cannot move a task to another project: close the old one, create it
+        # under the new project.
+        spec = kinds.get(change.kind)
+        if not entity.fields.get("closed"):
+            spec.update(self.clockify, entity.id, spec.closed_body(True), entity.parent_id,
+                        current=entity.raw)
+        body = spec.create_body(change.notion.fields, None)
+        created = spec.create(self.clockify, body, values[spec.parent_field])
         change.clockify_id = created["id"]
         return created
 

@@ -27,8 +27,11 @@ from django.utils import timezone
 from syncapp import checks
 from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import ApiError, AuthError, NetworkError, NotFound
+from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import title_property
+from syncapp.engine import kinds
+from syncapp.engine.fields import READABLE
 from syncapp.models import (
     DEFAULT_CLOSED_VALUES,
     KIND_ORDER,
@@ -40,25 +43,6 @@ from syncapp.services import connections
 CACHE_KEY = "syncapp:config-check"
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
 
-DATABASE_SETTING = {"client": "NOTION_CLIENTS_DATABASE_ID",
-                    "project": "NOTION_PROJECTS_DATABASE_ID",
-                    "task": "NOTION_TASKS_DATABASE_ID"}
-PARENT_KIND = {"client": None, "project": "client", "task": "project"}
-DATABASE_LABEL = {"client": "Clients", "project": "Projects", "task": "Tasks"}
-
-# Field → (accepted Notion property types, what to call the expected type, what it does).
-EXPECTED: dict[str, tuple[set[str], str, str]] = {
-    "clockify_id": ({"rich_text"}, "Text", "holds the Clockify ID the sync writes back"),
-    "closed": ({"checkbox", "status", "select"}, "Checkbox, Status or Select",
-               "says whether the record is closed (archived / done in Clockify)"),
-    "parent": ({"relation"}, "Relation", "links the parent record"),
-    "email": ({"email", "rich_text"}, "Email", "is the client's e-mail"),
-    "address": ({"rich_text"}, "Text", "is the client's address"),
-    "note": ({"rich_text"}, "Text", "is the note"),
-    "billable": ({"checkbox"}, "Checkbox", "says whether the project is billable"),
-    "color": ({"select", "rich_text"}, "Select", "is the project colour"),
-    "estimate": ({"number"}, "Number", "is the estimate in hours"),
-}
 TYPE_LABEL = {"rich_text": "Text", "multi_select": "Multi-select", "phone_number": "Phone",
               "created_time": "Created time", "last_edited_time": "Last edited time",
               "unique_id": "ID"}
@@ -182,15 +166,16 @@ def _check_schemas(result: CheckResult, notion: NotionClient) -> None:
     mappings = _mappings()
     schemas: dict[str, dict | None] = {}
     for kind in KIND_ORDER:
-        area = f"{DATABASE_LABEL[kind]} database"
-        setting = DATABASE_SETTING[kind]
-        database_id = getattr(settings, setting)
+        spec = kinds.get(kind)
+        area = f"{spec.database_label} database"
+        setting = spec.setting
+        database_id = spec.database_id(settings)
         try:
             schemas[kind] = notion.schema(database_id)
         except ApiError as exc:
             schemas[kind] = None
             message, fix = _explain(
-                "Notion", exc, what=f"the {DATABASE_LABEL[kind]} database ({setting})",
+                "Notion", exc, what=f"the {spec.database_label} database ({setting})",
                 fix_auth="Check NOTION_TOKEN.",
                 fix_missing=f"Share the database with the integration (••• menu → "
                             f"Connections → add it) or correct {setting}.")
@@ -202,31 +187,34 @@ def _check_schemas(result: CheckResult, notion: NotionClient) -> None:
 def _check_database(result: CheckResult, area: str, kind: str, schema: dict,
                     mapping: DatabaseMapping, notion: NotionClient) -> None:
     before = len(result.findings)
-    label = DATABASE_LABEL[kind]
+    spec = kinds.get(kind)
+    label = spec.database_label
     fix_mapping = f"or change the {label} database mapping in the admin (Database mappings)."
     if title_property(schema) is None:
         result.add(area, ERROR, f"The {label} database has no title property.",
                    "Every Notion database has one; check the database ID.")
     names = dict(mapping.properties or {})
-    if kind == "task" and "parent" not in names:
-        result.add(area, ERROR, "No property is mapped to the task's project.",
-                   'Map "parent" to the Relation that links each task to its project.')
+    parent = spec.field("parent")
+    if parent and not parent.optional and "parent" not in names:
+        result.add(area, ERROR, f"No property is mapped to the {kind}'s {spec.parent}.",
+                   f'Map "parent" to the Relation that links each {kind} to its {spec.parent}.')
     for key, warning in (("closed", "closing a record in Notion will not archive it"),
                          ("clockify_id", "the Clockify ID is not written back to Notion")):
         if key not in names:
             result.add(area, WARNING, f'No property is mapped to "{key}": {warning}.',
                        f'Add "{key}" to the {label} database mapping in the admin.')
     for key, prop_name in names.items():
-        if key not in EXPECTED:
+        if key not in READABLE:
             result.add(area, WARNING, f'The mapping names an unknown field "{key}"; it is '
                        "ignored.", f"Remove it from the {label} database mapping.")
             continue
-        types, expected, role = EXPECTED[key]
+        readable = READABLE[key]
+        types, expected, role = readable.types, readable.words, readable.role
         prop = schema.get(prop_name)
         if prop is None:
             result.add(area, ERROR,
                        f"The {label} database has no property “{prop_name}” (it {role}).",
-                       f"Add a {expected.split(',')[0]} property named “{prop_name}” in Notion, "
+                       f"Add a {readable.usual} property named “{prop_name}” in Notion, "
                        + fix_mapping)
             continue
         actual = prop.get("type", "")
@@ -260,6 +248,8 @@ def _check_closed(result: CheckResult, area: str, label: str, prop_name: str, pr
                    "closed values are set, so nothing is ever archived.",
                    f"Set closed values in the {label} database mapping, e.g. Done.")
         return
+    if kind == "formula":  # no options to compare with: the sync matches its result
+        return
     for value in values:
         if value not in options:
             result.add(area, WARNING, f"“{value}” is not an option of “{prop_name}”; pages "
@@ -268,20 +258,16 @@ def _check_closed(result: CheckResult, area: str, label: str, prop_name: str, pr
                        f"of the {label} database mapping or add the option in Notion.")
 
 
-def _normal(value: str | None) -> str:
-    return (value or "").replace("-", "").lower()
-
-
 def _check_relation(result: CheckResult, area: str, kind: str, prop_name: str, prop: dict,
                     notion: NotionClient) -> None:
-    parent_kind = PARENT_KIND[kind]
+    parent_kind = kinds.get(kind).parent
     if parent_kind is None:
         return
-    parent_label = DATABASE_LABEL[parent_kind]
-    parent_db = getattr(settings, DATABASE_SETTING[parent_kind])
+    parent_label = kinds.get(parent_kind).database_label
+    parent_db = kinds.get(parent_kind).database_id(settings)
     config = prop.get("relation") or {}
-    targets = {_normal(config.get("data_source_id")), _normal(config.get("database_id"))} - {""}
-    wanted = {_normal(parent_db), *(_normal(s) for s in notion.cached_data_sources(parent_db))}
+    targets = {compact_id(config.get(key)) for key in ("data_source_id", "database_id")} - {""}
+    wanted = {compact_id(db) for db in (parent_db, *notion.cached_data_sources(parent_db))}
     if targets and not targets & wanted:
         result.add(area, ERROR, f"“{prop_name}” links to another database, not the "
                    f"{parent_label} database.",

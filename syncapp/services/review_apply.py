@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from syncapp.clients.errors import ApiError, NotFound
+from syncapp.engine import kinds
 from syncapp.engine.policy import CLOCKIFY_WINS, NOTION_WINS, Policy
 from syncapp.models import (
     ChangeRecord,
@@ -155,12 +156,8 @@ def _archive_unreachable(pending, run, notion, clockify) -> tuple[str, str]:
         return ReviewStatus.SUPERSEDED, "The Notion page is reachable again: nothing archived."
     mapping = EntityMapping.objects.select_related("parent").get(
         kind=pending.kind, notion_page_id=pending.notion_page_id)
-    if pending.kind == "client":
-        clockify.update_client(mapping.clockify_id, {"archived": True})
-    elif pending.kind == "project":
-        clockify.update_project(mapping.clockify_id, {"archived": True})
-    else:
-        clockify.update_task(mapping.parent.clockify_id, mapping.clockify_id, {"status": "DONE"})
+    parent_id = mapping.parent.clockify_id if mapping.parent else None
+    kinds.get(pending.kind).close(clockify, mapping.clockify_id, parent_id)
     mapping.state = MappingState.ARCHIVED
     mapping.save(update_fields=["state", "updated_at"])
     ChangeRecord.objects.create(

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncapp.engine import kinds
 from syncapp.models import Decision, EntityMapping, Kind, PendingChange, ReviewStatus
 
 FIELD_LABELS = {"name": "Name", "parent": "Parent", "closed": "Closed / archived",
@@ -71,7 +72,8 @@ def parent_names(items: Iterable[PendingChange]) -> dict[str, str]:
     pages = {w for w in wanted if not w.startswith("clockify:")}
     clockify = {w.removeprefix("clockify:") for w in wanted if w.startswith("clockify:")}
     names: dict[str, str] = {}
-    rows = EntityMapping.objects.filter(kind__in=["client", "project"]).filter(
+    parent_kinds = [spec.parent for spec in kinds.KINDS if spec.parent]
+    rows = EntityMapping.objects.filter(kind__in=parent_kinds).filter(
         notion_page_id__in=pages) | EntityMapping.objects.filter(clockify_id__in=clockify)
     for page_id, clockify_id, name in rows.values_list("notion_page_id", "clockify_id", "name"):
         names[page_id] = name

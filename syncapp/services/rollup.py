@@ -20,14 +20,21 @@ from django.utils import timezone
 
 from syncapp.clients.errors import ApiError
 from syncapp.clients.notion import NotionClient
+from syncapp.engine import kinds
 from syncapp.models import EntityMapping, RollupState, TimeEntry
 from syncapp.services import connections
 
 log = logging.getLogger(__name__)
 
-KINDS = ("task", "project")
-ENTRY_FIELD = {"task": "task_id", "project": "project_id"}
+# The kinds a time entry points at (tasks, projects), each through its own column.
+KINDS = tuple(spec.name for spec in reversed(kinds.KINDS) if spec.entry_field)
 BATCH = 500
+
+
+def pointed_at(entry: TimeEntry) -> set[tuple[str, str]]:
+    """(kind, Clockify id) of each record a time entry counts towards."""
+    return {(kind, cid) for kind in KINDS
+            if (cid := getattr(entry, kinds.get(kind).entry_field))}
 
 
 def property_name() -> str:
@@ -62,7 +69,7 @@ def hours(seconds: int | None) -> Decimal:
 
 def tracked_hours(kind: str, clockify_ids: Iterable[str]) -> dict[str, Decimal]:
     """Completed, not deleted time per task or project; 0 for ids without entries."""
-    field = ENTRY_FIELD[kind]
+    field = kinds.get(kind).entry_field
     ids = list(clockify_ids)
     totals = dict.fromkeys(ids, Decimal("0.00"))
     rows = (TimeEntry.objects.filter(deleted=False, running=False, **{f"{field}__in": ids})

@@ -16,13 +16,14 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from syncapp.clients.errors import ApiError, NotFound, OutcomeUnknown
+from syncapp.clients.formats import utc_stamp
 from syncapp.clients.salesforce import SalesforceClient
 from syncapp.models import EntityMapping, SalesforceStatus, TimeEntry
 from syncapp.services import connections
@@ -74,10 +75,6 @@ def retry_now(queryset) -> int:
 
 
 # -- the Event ----------------------------------------------------------------------------------
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def event_fields(entry: TimeEntry) -> dict:
     """Subject from client / project / task / description; the ids in the Description."""
     raw = entry.raw or {}
@@ -108,8 +105,8 @@ def event_fields(entry: TimeEntry) -> dict:
         lines.append(f"Notion project page: {project_map.notion_page_id}")
     if task_map:
         lines.append(f"Notion task page: {task_map.notion_page_id}")
-    return {"Subject": subject[:255], "StartDateTime": _iso(entry.start),
-            "EndDateTime": _iso(entry.end), "Description": "\n".join(lines)[:32000]}
+    return {"Subject": subject[:255], "StartDateTime": utc_stamp(entry.start),
+            "EndDateTime": utc_stamp(entry.end), "Description": "\n".join(lines)[:32000]}
 
 
 def fields_hash(fields: dict) -> str:
@@ -121,7 +118,8 @@ def read_back(client: SalesforceClient, entry: TimeEntry) -> str:
     if entry.start is None or entry.end is None:
         return ""
     # Only datetimes we format go into the query (SOQL datetime literals are unquoted).
-    where = f"StartDateTime = {_iso(entry.start)} AND EndDateTime = {_iso(entry.end)}"
+    where = (f"StartDateTime = {utc_stamp(entry.start)} "
+             f"AND EndDateTime = {utc_stamp(entry.end)}")
     soql = f"SELECT Id, Description FROM Event WHERE {where}"  # noqa: S608
     records = client.query(soql)
     marker = f"{MARKER}{entry.clockify_id}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import NotFound
+from syncapp.clients.formats import utc_stamp
 from syncapp.clients.notion import NotionClient
+from syncapp.engine import kinds
 from syncapp.engine.records import (
     ClockifyRecord,
     MappingConfig,
@@ -24,7 +26,7 @@ def notion_records(client: NotionClient, config: MappingConfig, database_id: str
                    since: datetime | None = None) -> dict[str, NotionRecord]:
     query_filter: dict[str, Any] | None = None
     if since is not None:
-        start = (since - INCREMENTAL_OVERLAP).astimezone(UTC).isoformat().replace("+00:00", "Z")
+        start = utc_stamp(since - INCREMENTAL_OVERLAP)
         query_filter = {"timestamp": "last_edited_time",
                         "last_edited_time": {"on_or_after": start}}
     records: dict[str, NotionRecord] = {}
@@ -70,27 +72,18 @@ def to_record(client: NotionClient, config: MappingConfig, page: dict) -> Notion
 
 def clockify_all(client: ClockifyClient, kind: str,
                  project_ids: list[str] | None = None) -> dict[str, ClockifyRecord]:
-    """Every entity of `kind` (archived too: they still own their names)."""
-    if kind == "client":
-        entities = list(client.clients())
-    elif kind == "project":
-        entities = list(client.projects(hydrated=True))
-    else:
-        entities = []
-        for project_id in project_ids or []:
-            entities.extend(client.tasks(project_id))
+    """Every entity of `kind` (archived too: they still own their names).
+
+    Kinds Clockify lists under their parent (tasks) are listed for `project_ids` only.
+    """
+    entities = kinds.get(kind).list_all(client, project_ids or [])
     return {e["id"]: clockify_record(kind, e) for e in entities}
 
 
 def clockify_one(client: ClockifyClient, kind: str, clockify_id: str,
                  project_id: str | None = None) -> ClockifyRecord | None:
     try:
-        if kind == "client":
-            entity = client.get_client(clockify_id)
-        elif kind == "project":
-            entity = client.get_project(clockify_id)
-        else:
-            entity = client.get_task(project_id or "", clockify_id)
+        entity = kinds.get(kind).get(client, clockify_id, project_id)
     except NotFound:
         return None
     return clockify_record(kind, entity)

@@ -18,8 +18,9 @@ from django.utils import timezone
 from syncapp import logcontext
 from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import ApiError, AuthError, NotFound
+from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
-from syncapp.engine.fields import field_names
+from syncapp.engine import kinds
 from syncapp.engine.plan import (
     PLACEHOLDER,
     Change,
@@ -45,11 +46,7 @@ from syncapp.services.apply import Applier
 
 log = logging.getLogger(__name__)
 
-PARENT_KIND = {"client": None, "project": "client", "task": "project"}
 PROGRESS_EVERY = 1.0  # seconds between saves of the counts while a kind is applied
-DATABASE_SETTING = {"client": "NOTION_CLIENTS_DATABASE_ID",
-                    "project": "NOTION_PROJECTS_DATABASE_ID",
-                    "task": "NOTION_TASKS_DATABASE_ID"}
 
 
 class ConfigurationError(Exception):
@@ -85,10 +82,6 @@ class SyncOptions:
     should_stop: Callable[[], bool] | None = field(default=None, repr=False)
 
 
-def database_id(kind: str) -> str:
-    return getattr(settings, DATABASE_SETTING[kind])
-
-
 def last_watermark():
     """Where the next incremental read starts: the last run that completed its reads."""
     run = (SyncRun.objects.filter(dry_run=False, watermark__isnull=False,
@@ -111,7 +104,7 @@ class ReadingBothSides:
                 records = {}
                 if not self.options.targeted:
                     records = snapshots.notion_records(
-                        self.notion, self.configs[kind], database_id(kind), since)
+                        self.notion, self.configs[kind], self.database_ids[kind], since)
                 if self.options.page_ids and self.options.mode != Mode.FULL:
                     records.update(self._read_pages(kind, exclude=records))
             except NotFound as exc:
@@ -133,8 +126,8 @@ class ReadingBothSides:
 
     def _read_unmapped_parents(self) -> None:
         """Incremental: a changed record whose parent was never synced brings the parent."""
-        for kind in ("task", "project"):
-            parent_kind = PARENT_KIND[kind]
+        for spec in kinds.children_first():
+            kind, parent_kind = spec.name, spec.parent
             if kind not in self.notion_records or parent_kind not in self.notion_records:
                 continue
             wanted = {r.fields.get("parent") for r in self.notion_records[kind].values()}
@@ -165,48 +158,52 @@ class ReadingBothSides:
     def _page_in_kind(self, page: dict, kind: str) -> bool:
         parent = page.get("parent") or {}
         owners = {parent.get("database_id"), parent.get("data_source_id")}
-        wanted = {database_id(kind), *self.notion.cached_data_sources(database_id(kind))}
-        normalise = {(o or "").replace("-", "") for o in owners}
-        return bool(normalise & {w.replace("-", "") for w in wanted})
+        database = self.database_ids[kind]
+        wanted = {database, *self.notion.cached_data_sources(database)}
+        return bool({compact_id(o) for o in owners} & {compact_id(w) for w in wanted})
 
     # -- Clockify ------------------------------------------------------------------------------
     def _read_clockify(self, snapshot: Snapshot, incremental: bool) -> dict[str, ClockifyRecord]:
         kind = snapshot.kind
+        # Kinds Clockify lists only under their parent (tasks): which parents to ask.
+        under_parent = kinds.get(kind).under_parent
         if not incremental:
-            projects = self._task_projects(snapshot) if kind == "task" else None
-            return snapshots.clockify_all(self.clockify, kind, projects)
+            parents = self._parents_to_list(snapshot) if under_parent else None
+            return snapshots.clockify_all(self.clockify, kind, parents)
         found: dict[str, ClockifyRecord] = {}
         listed: set[str | None] = set()
         for record in snapshot.notion.values():
             known = snapshot.known.get(record.page_id)
             if known and known.clockify_id:
-                project = self._task_project(known) if kind == "task" else None
-                entity = snapshots.clockify_one(self.clockify, kind, known.clockify_id, project)
+                parent_id = self._parent_clockify_id(kind, known) if under_parent else None
+                entity = snapshots.clockify_one(self.clockify, kind, known.clockify_id, parent_id)
                 if entity:
                     found[entity.id] = entity
                 continue
             # Unmapped: list the candidates once (Clockify's name filter would miss the
             # near matches we must flag rather than duplicate).
             parent = snapshot.parents.clockify_parent(record.fields.get("parent"))
-            scope = parent if kind == "task" else None
-            if scope in listed or (kind == "task" and (not parent or parent == PLACEHOLDER)):
+            scope = parent if under_parent else None
+            if scope in listed or (under_parent and (not parent or parent == PLACEHOLDER)):
                 continue
             listed.add(scope)
             found.update(snapshots.clockify_all(self.clockify, kind, [parent] if parent else []))
         return found
 
-    def _task_project(self, known: Known) -> str | None:
-        mapping = EntityMapping.objects.filter(kind="task", notion_page_id=known.page_id) \
+    def _parent_clockify_id(self, kind: str, known: Known) -> str | None:
+        mapping = EntityMapping.objects.filter(kind=kind, notion_page_id=known.page_id) \
             .select_related("parent").first()
         if mapping and mapping.parent and mapping.parent.clockify_id:
             return mapping.parent.clockify_id
         return None
 
-    def _task_projects(self, snapshot: Snapshot) -> list[str]:
-        """Projects whose tasks we must list: parents of Notion tasks and of mapped tasks."""
+    def _parents_to_list(self, snapshot: Snapshot) -> list[str]:
+        """Parents whose children we must list (projects of tasks): parents of the Notion
+        records and of the mapped ones."""
         wanted = {snapshot.parents.clockify_parent(r.fields.get("parent"))
                   for r in snapshot.notion.values()}
-        wanted |= set(EntityMapping.objects.filter(kind="task", parent__clockify_id__isnull=False)
+        wanted |= set(EntityMapping.objects.filter(kind=snapshot.kind,
+                                                 parent__clockify_id__isnull=False)
                       .values_list("parent__clockify_id", flat=True))
         wanted -= self.applier.created_ids  # created minutes ago by this run: no tasks yet
         return sorted(p for p in wanted if p and p != PLACEHOLDER)
@@ -225,11 +222,13 @@ class SyncSession(ReadingBothSides):
         self.lost_access = False  # a database answered 404/refused: the run is held
         self.notion = notion
         self.clockify = clockify
+        # Read once per run from the settings: a sync profile will pass its own one day.
+        self.database_ids = kinds.database_ids(settings)
         self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
         self.configs = {kind: MappingConfig(kind, dict(m.properties), m.closed_value_list)
                         for kind, m in self.db_mappings.items()}
         self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run,
-                               database_ids={kind: database_id(kind) for kind in KIND_ORDER})
+                               database_ids=self.database_ids)
         self.errors: list[str] = []
         self.failed_kinds: set[str] = set()
         self.applying = (0, 0)  # (done, total) changes of the kind being applied
@@ -240,16 +239,17 @@ class SyncSession(ReadingBothSides):
     # -- data-source cache: resolving costs a call per database per run otherwise ---------
     def _load_data_sources(self) -> None:
         for kind, mapping in self.db_mappings.items():
-            if mapping.data_source_for == database_id(kind) and mapping.data_source_ids:
-                self.notion.remember_data_sources(database_id(kind), mapping.data_source_ids)
+            if mapping.data_source_for == self.database_ids[kind] and mapping.data_source_ids:
+                self.notion.remember_data_sources(self.database_ids[kind],
+                                                  mapping.data_source_ids)
 
     def _save_data_sources(self) -> None:
         for kind, mapping in self.db_mappings.items():
-            resolved = self.notion.cached_data_sources(database_id(kind))
+            resolved = self.notion.cached_data_sources(self.database_ids[kind])
             if resolved and (resolved != mapping.data_source_ids
-                             or mapping.data_source_for != database_id(kind)):
+                             or mapping.data_source_for != self.database_ids[kind]):
                 mapping.data_source_ids = resolved
-                mapping.data_source_for = database_id(kind)
+                mapping.data_source_for = self.database_ids[kind]
                 mapping.save(update_fields=["data_source_ids", "data_source_for"])
 
     @property
@@ -314,7 +314,7 @@ class SyncSession(ReadingBothSides):
     def snapshot(self, kind: str) -> Snapshot | None:
         if kind not in self.notion_records:
             return None
-        parent_kind = PARENT_KIND[kind]
+        parent_kind = kinds.get(kind).parent
         if parent_kind in self.failed_kinds:
             self._kind_failed(kind, f"Skipped {kind}s: reading their parents failed.")
             return None
@@ -331,8 +331,9 @@ class SyncSession(ReadingBothSides):
             if not incremental:
                 unreachable = self._find_missing(kind, notion, known)
             parents = self._parents(parent_kind)
-            snapshot = Snapshot(kind, field_names(kind, self.configs[kind].mapped), notion, {},
-                                known, parents, unreachable, self.policy)
+            fields = kinds.get(kind).field_names(self.configs[kind].mapped)
+            snapshot = Snapshot(kind, fields, notion, {}, known, parents, unreachable,
+                                self.policy)
             if incremental and notion:
                 snapshot.claimed_elsewhere = set(
                     EntityMapping.objects.filter(kind=kind, clockify_id__isnull=False)

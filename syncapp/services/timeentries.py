@@ -30,6 +30,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.formats import utc_stamp
 from syncapp.models import TimeEntry, WebhookDelivery
 from syncapp.services import connections, rollup, salesforce_events
 
@@ -138,8 +139,7 @@ def _get_or_new(clockify_id: str) -> tuple[TimeEntry, bool]:
 
 def _save(entry: TimeEntry, values: dict, *, key: str, event: str, raw: dict,
           delivery: WebhookDelivery | None) -> None:
-    before = {(kind, cid) for kind, cid in (("task", entry.task_id),
-                                            ("project", entry.project_id)) if cid}
+    before = rollup.pointed_at(entry)
     for name, value in values.items():
         setattr(entry, name, value)
     entry.order_key = key
@@ -149,8 +149,7 @@ def _save(entry: TimeEntry, values: dict, *, key: str, event: str, raw: dict,
     entry.last_delivery = delivery
     salesforce_events.mark_pending(entry)
     entry.save()
-    after = {("task", entry.task_id), ("project", entry.project_id)}
-    rollup.mark_dirty(before | {(kind, cid) for kind, cid in after if cid})
+    rollup.mark_dirty(before | rollup.pointed_at(entry))
 
 
 def apply_event(event: str, payload: dict, *, sequence: int,
@@ -192,8 +191,8 @@ def reconcile(days: int = RECONCILE_DAYS, *, client: ClockifyClient | None = Non
     # The API applies start/end as wall-clock time in the account's time zone: read a day
     # wider on each side and decide on the exact window here.
     listed: dict[str, dict] = {}
-    query = {"start": _instant(window_start - timedelta(days=1)),
-             "end": _instant(now + timedelta(days=1))}
+    query = {"start": utc_stamp(window_start - timedelta(days=1)),
+             "end": utc_stamp(now + timedelta(days=1))}
     for user in client.users():
         for item in client.user_time_entries(user["id"], hydrated=True, **query):
             listed[item["id"]] = item
@@ -227,7 +226,3 @@ def _reconcile_one(item: dict, started: datetime, sequence: int) -> str:
         key = order_key(payload_stamp(item), phase, sequence)
         _save(entry, values, key=key, event="RECONCILED", raw=item, delivery=None)
     return "added" if created else "repaired"
-
-
-def _instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

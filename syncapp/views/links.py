@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from syncapp.engine import kinds
+
 NOTION_APP = "https://www.notion.so"
 CLOCKIFY_APP = "https://app.clockify.me"
-CLOCKIFY_KINDS = ("client", "project", "task")
 
 
 def notion_url(page_id: str | None) -> str:
@@ -36,21 +37,16 @@ def clockify_url(kind: str, clockify_id: str | None, project_id: str | None = No
     A task lives under its project; `project_id` says which (the sandbox page can also
     find it from the task's mapping when it is not given).
     """
-    if not clockify_id:
+    spec = kinds.find(kind)
+    if not clockify_id or spec is None:
         return ""
-    if settings.SANDBOX and kind in CLOCKIFY_KINDS:
+    if settings.SANDBOX:
         url = _sandbox_page("sandbox-clockify-record", kind, clockify_id)
-        if url and kind == "task" and project_id:
+        if url and spec.under_parent and project_id:
             url += "?" + urlencode({"project": project_id})
         if url:
             return url
-    if kind == "project":
-        return f"{CLOCKIFY_APP}/projects/{clockify_id}/edit"
-    if kind == "task":
-        # Tasks live on their project's page.
-        return f"{CLOCKIFY_APP}/projects/{project_id}/edit#tasks" if project_id \
-            else f"{CLOCKIFY_APP}/projects"
-    return f"{CLOCKIFY_APP}/clients?search={clockify_id}"
+    return spec.app_url(CLOCKIFY_APP, clockify_id, project_id)
 
 
 def _sandbox_page(name: str, *args: str) -> str:

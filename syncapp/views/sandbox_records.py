@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from syncapp.clients.errors import ApiError, NotFound, ValidationFailed
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import is_trashed, read_property, title_property, write_value
+from syncapp.engine import kinds
 from syncapp.models import EntityMapping
 from syncapp.services import connections
 from syncapp.views.access import staff_required
@@ -158,18 +159,19 @@ def clockify_record(request: HttpRequest, kind: str, clockify_id: str) -> HttpRe
     client = connections.clockify_client(**CLIENT_OPTIONS)
     mapping = EntityMapping.objects.filter(kind=kind, clockify_id=clockify_id) \
         .select_related("parent").first()
+    spec = kinds.find(kind)
+    if spec is None:
+        raise Http404("No such kind of Clockify record.")
     project_id = request.GET.get("project") or _parent_id(mapping)
-    if kind == "task" and not project_id:
+    if spec.under_parent and not project_id:
         return render(request, "syncapp/sandbox_record.html", {
-            "service": "Clockify", "what": "task",
-            "problem": f"Which project is task {clockify_id} in? Clockify finds a task only "
-                       "through its project: open it from a run or the mappings page."},
+            "service": "Clockify", "what": kind,
+            "problem": f"Which {spec.parent} is {kind} {clockify_id} in? Clockify finds a "
+                       f"{kind} only through its {spec.parent}: open it from a run or the "
+                       "mappings page."},
             status=404)
-    read = {"client": lambda: client.get_client(clockify_id),
-            "project": lambda: client.get_project(clockify_id),
-            "task": lambda: client.get_task(project_id, clockify_id)}[kind]
     try:
-        entity = read()
+        entity = spec.get(client, clockify_id, project_id)
     except ApiError as error:
         return _unavailable(request, "Clockify", f"{kind} {clockify_id}", error)
     if request.method == "POST":
@@ -187,6 +189,7 @@ def clockify_record(request: HttpRequest, kind: str, clockify_id: str) -> HttpRe
 
 
 def _clockify_edit(request: HttpRequest, client, kind: str, entity: dict) -> HttpResponse:
+    spec = kinds.get(kind)
     action = request.POST.get("action", "")
     if action == "rename":
         name = request.POST.get("name", "").strip()
@@ -194,31 +197,26 @@ def _clockify_edit(request: HttpRequest, client, kind: str, entity: dict) -> Htt
             messages.error(request, "A name cannot be empty; nothing was changed.")
             return HttpResponseRedirect(request.get_full_path())
         changes, done = {"name": name}, f"Renamed to “{name}”."
-    elif action in ("archive", "unarchive") and kind in ("client", "project"):
+    elif action in ("archive", "unarchive") and "archived" in spec.closed_body(True):
         archived = action == "archive"
         changes, done = {"archived": archived}, "Archived." if archived else "Unarchived."
-    elif action == "status" and kind == "task" \
+    elif action == "status" and "status" in spec.closed_body(True) \
             and request.POST.get("status") in TASK_STATUSES:
         status = request.POST["status"]
         changes, done = {"status": status}, f"Status is now {status}."
     else:
         messages.error(request, "Unknown action for this record; nothing was changed.")
         return HttpResponseRedirect(request.get_full_path())
-    entity_id = entity["id"]
-    update = {
-        "client": lambda: client.update_client(entity_id, changes, current=entity),
-        "project": lambda: client.update_project(entity_id, changes, current=entity),
-        "task": lambda: client.update_task(entity["projectId"], entity_id, changes,
-                                           current=entity),
-    }[kind]
-    return _edited(request, "Clockify", done, update)
+    _, parent_id = spec.from_clockify(entity)
+    return _edited(request, "Clockify", done, lambda: spec.update(
+        client, entity["id"], changes, parent_id, current=entity))
 
 
 # -- helpers ---------------------------------------------------------------------------------
 
 def _parent_id(mapping: EntityMapping | None) -> str | None:
     """A task's project in Clockify, from its mapping (tasks are found through projects)."""
-    if mapping and mapping.kind == "task" and mapping.parent:
+    if mapping and kinds.get(mapping.kind).under_parent and mapping.parent:
         return mapping.parent.clockify_id
     return None
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.engine import kinds
 from syncapp.models import (
     DEFAULT_CLOSED_VALUES,
     KIND_ORDER,
@@ -55,9 +56,7 @@ def configuration() -> list[tuple[str, list[tuple[str, str]]]]:
             ("NOTION_TOKEN", masked(settings.NOTION_TOKEN)),
             ("NOTION_API_URL", settings.NOTION_API_URL),
             ("NOTION_VERSION", settings.NOTION_VERSION),
-            ("NOTION_CLIENTS_DATABASE_ID", settings.NOTION_CLIENTS_DATABASE_ID or "not set"),
-            ("NOTION_PROJECTS_DATABASE_ID", settings.NOTION_PROJECTS_DATABASE_ID or "not set"),
-            ("NOTION_TASKS_DATABASE_ID", settings.NOTION_TASKS_DATABASE_ID or "not set"),
+            *((spec.setting, spec.database_id(settings) or "not set") for spec in kinds.KINDS),
             ("NOTION_REQUESTS_PER_SECOND", f"{settings.NOTION_REQUESTS_PER_SECOND:g}"),
         ]),
         ("Clockify", [

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
+from syncapp.engine import kinds
 from syncapp.models import DeliveryStatus, EntityMapping, Mode, Trigger, WebhookDelivery
 from syncapp.services import runs, timeentries
 from syncapp.webhooks.base import Outcome, Source
@@ -27,7 +28,7 @@ ID_FIELDS = ("workspaceId", "userId", "projectId", "taskId")
 MAX_DURATION_SECONDS = 2**31 - 1  # TimeEntry.duration_seconds
 ENTITY_EVENTS = {
     f"{prefix}{kind.upper()}{suffix}": kind
-    for kind in ("project", "task", "client")
+    for kind in kinds.KIND_NAMES
     for prefix, suffix in (("NEW_", ""), ("", "_UPDATED"), ("", "_DELETED"))
 }
 

@@ -22,6 +22,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from syncapp.clients.errors import ApiError
+from syncapp.clients.formats import compact_id
+from syncapp.engine import kinds
 from syncapp.models import (
     DatabaseMapping,
     DeliveryStatus,
@@ -40,9 +42,6 @@ log = logging.getLogger(__name__)
 
 PAGE_EVENTS = frozenset({"page.created", "page.properties_updated", "page.deleted",
                          "page.undeleted", "page.moved"})
-DATABASE_SETTINGS = {"client": "NOTION_CLIENTS_DATABASE_ID",
-                     "project": "NOTION_PROJECTS_DATABASE_ID",
-                     "task": "NOTION_TASKS_DATABASE_ID"}
 CACHE_SECONDS = 3600
 # Echo checks run inside the webhook request: fail fast rather than hold the sender.
 QUICK = {"max_retries": 0, "timeout": 5.0}
@@ -254,20 +253,16 @@ def handle_events(delivery: WebhookDelivery, payload: dict, echo: str) -> Outcom
     return _queue(page_id, f"Notion {delivery.event_type}")
 
 
-def _normalise(value) -> str:
-    return value.replace("-", "").lower() if isinstance(value, str) else ""
-
-
 def _ours(page_id: str, parent) -> bool:
     """A mapped page, or one whose parent is one of the synced databases (or unknown)."""
     if EntityMapping.objects.filter(notion_page_id=page_id).exists():
         return True
     if not isinstance(parent, dict) or not parent:
         return True  # nothing to judge by: let the sync decide
-    theirs = {_normalise(parent.get(key)) for key in ("id", "data_source_id", "database_id")}
-    mine = {_normalise(getattr(settings, name)) for name in DATABASE_SETTINGS.values()}
+    theirs = {compact_id(parent.get(key)) for key in ("id", "data_source_id", "database_id")}
+    mine = {compact_id(database) for database in kinds.database_ids(settings).values()}
     for sources in DatabaseMapping.objects.values_list("data_source_ids", flat=True):
-        mine.update(_normalise(source) for source in sources or [])
+        mine.update(compact_id(source) for source in sources or [])
     return bool((theirs - {""}) & mine)
 
 
@@ -309,7 +304,7 @@ def own_property_ids(parent=None) -> set[str]:
     """Ids of the properties the product writes (Clockify ID, tracked hours) in the page's
     database; in all three when the parent is not one of them."""
     table = _own_property_table()
-    parents = {_normalise(parent.get(key)) for key in ("id", "data_source_id", "database_id")} \
+    parents = {compact_id(parent.get(key)) for key in ("id", "data_source_id", "database_id")} \
         if isinstance(parent, dict) else set()
     matched = [set(table[key]) for key in parents if key in table]
     return set().union(*(matched or map(set, table.values())))
@@ -323,8 +318,7 @@ def _own_property_table() -> dict[str, list[str]]:
         return table
     notion = connections.notion_client(**QUICK)
     table = {}
-    for kind, setting in DATABASE_SETTINGS.items():
-        database_id = getattr(settings, setting)
+    for kind, database_id in kinds.database_ids(settings).items():
         names = {DatabaseMapping.for_kind(kind).properties.get("clockify_id"),
                  settings.NOTION_TRACKED_PROPERTY} - {None, ""}
         try:
@@ -337,7 +331,7 @@ def _own_property_table() -> dict[str, list[str]]:
         ids = sorted(unquote(prop["id"]) for name, prop in schema.items()
                      if name in names and prop.get("id"))
         for owner in (database_id, *sources):
-            table[_normalise(owner)] = ids
+            table[compact_id(owner)] = ids
     cache.set(key, table, CACHE_SECONDS)
     return table
 

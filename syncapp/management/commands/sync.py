@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from django.core.management.base import BaseCommand, CommandError
 
 from syncapp.clients.errors import ApiError
+from syncapp.engine.kinds import KINDS
 from syncapp.management.progress import ProgressReporter, stop_on_ctrl_c
 from syncapp.models import ChangeRecord, Mode, Outcome, RunStatus, SyncRun
 from syncapp.services import syncing
@@ -15,7 +16,7 @@ from syncapp.services.runs import SyncBusy, run_in_foreground
 from syncapp.services.summary import summary_rows
 from syncapp.services.sync import SyncOptions
 
-KIND_ALIASES = {"clients": "client", "projects": "project", "tasks": "task"}
+KIND_ALIASES = {spec.database_label.lower(): spec.name for spec in KINDS}  # clients → client
 COLUMNS = ("created", "updated", "archived", "linked", "unchanged", "flagged", "failed")
 
 

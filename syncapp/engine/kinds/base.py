@@ -1,0 +1,108 @@
+"""What every kind of synced record has in common, and the hooks each kind fills in.
+
+A kind (client, project, task) is one Notion database synced onto one Clockify entity.
+Everything the sync must know about a kind lives on its `KindSpec`, so adding a kind is
+adding a module, not hunting for `kind == ...` branches.
+
+Pure: no Django. Database ids are read from a settings object the caller passes in, so a
+future sync profile can pass its own instead of the global settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from syncapp.engine.fields import Field, hours_to_duration
+
+
+class SettingsLike(Protocol):
+    """Anything with the NOTION_*_DATABASE_ID attributes (django.conf.settings, a profile)."""
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    name: str  # the stored value: EntityMapping.kind, ChangeRecord.kind, URLs
+    label: str  # "Client"
+    database_label: str  # "Clients": how people call its Notion database
+    setting: str  # the setting naming its Notion database
+    parent: str | None  # the kind it belongs to in Clockify, if any
+    fields: tuple[Field, ...]
+    name_limits: tuple[int, int]  # Clockify's limits (see ../shared notes)
+    default_properties: dict[str, str]  # property names a fresh install expects
+    default_closed_values: str
+    # Clockify lists and addresses it only through its parent (tasks through projects).
+    under_parent: bool = False
+    entry_field: str | None = None  # the TimeEntry column pointing at it, if any
+    # Clockify's field holding the parent id in a read or an update body.
+    parent_field: str | None = None
+
+    # -- Notion -----------------------------------------------------------------------------
+    def database_id(self, config: SettingsLike) -> str:
+        return getattr(config, self.setting, "") or ""
+
+    def field_names(self, mapped: set[str]) -> list[str]:
+        """The fields synced given which optional fields the mapping names."""
+        return [f.name for f in self.fields if not f.optional or f.name in mapped]
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    # -- canonical values <-> Clockify ------------------------------------------------------
+    def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
+        """Canonical fields and the parent's Clockify id of one Clockify entity."""
+        raise NotImplementedError
+
+    def closed_body(self, closed: bool) -> dict[str, Any]:
+        """How Clockify says closed or open for this kind."""
+        return {"archived": bool(closed)}
+
+    def to_clockify(self, values: dict[str, Any], parent_id: str | None) -> dict:
+        """Canonical field values in Clockify's vocabulary (an update body)."""
+        body: dict[str, Any] = {}
+        for name, value in values.items():
+            if name == "closed":
+                body.update(self.closed_body(value))
+            elif name == "parent":
+                body[self.parent_field] = parent_id
+            elif name == "estimate":
+                body["estimate"] = hours_to_duration(value) or "PT0S"
+            elif name == "color" and value is None:
+                continue
+            else:
+                body[name] = value
+        return body
+
+    def create_body(self, values: dict[str, Any], parent_id: str | None) -> dict:
+        body = self.to_clockify(values, parent_id)
+        body.pop("archived", None)  # creates are never closed (closed records are skipped)
+        if self.under_parent:
+            body.pop(self.parent_field, None)  # the parent is in the URL
+        return {k: v for k, v in body.items() if v is not None}
+
+    # -- Clockify calls (`client` is a clients.clockify.ClockifyClient) ---------------------
+    def list_all(self, client, parent_ids: Iterable[str] = ()) -> list[dict]:
+        raise NotImplementedError
+
+    def get(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
+        raise NotImplementedError
+
+    def create(self, client, body: dict, parent_id: str | None = None) -> dict:
+        raise NotImplementedError
+
+    def update(self, client, clockify_id: str, changes: dict, parent_id: str | None = None,
+               current: dict | None = None) -> dict:
+        raise NotImplementedError
+
+    def close(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
+        """Archive a client or project, mark a task done."""
+        return self.update(client, clockify_id, self.closed_body(True), parent_id)
+
+    def reopen(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
+        return self.update(client, clockify_id, self.closed_body(False), parent_id)
+
+    # -- links ------------------------------------------------------------------------------
+    def app_url(self, app: str, clockify_id: str, parent_id: str | None = None) -> str:
+        """Where a person opens it in Clockify's web app (approximate: app URLs are not API)."""
+        raise NotImplementedError
