@@ -52,10 +52,6 @@ DATABASE_SETTING = {"client": "NOTION_CLIENTS_DATABASE_ID",
                     "task": "NOTION_TASKS_DATABASE_ID"}
 
 
-class ConfigurationError(Exception):
-    """The run cannot start: settings or credentials are wrong."""
-
-
 class StopRequested(Exception):
     """A person asked a foreground run to stop (Ctrl-C): it stops between two changes."""
 
