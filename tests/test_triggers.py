@@ -216,7 +216,7 @@ def test_a_queued_run_stranded_by_a_dead_worker_is_queued_again(
         "holder": "dead-worker", "heartbeat_at": long_ago})
     assert tasks.poll() == stranded.pk
     assert broker.queue_size() == 1
-    assert tasks.poll() == stranded.pk  # once per lock TTL, not once per minute
+    assert tasks.poll() == stranded.pk  # sent again once per dead-after interval, not per poll
     assert broker.queue_size() == 1
 
 

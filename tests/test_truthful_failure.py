@@ -64,7 +64,10 @@ def test_a_refused_token_fails_the_run_with_exit_2(sandbox, settings):
     sandbox.notion.create_page(C, {"Name": "Acme"})
     code, summary, _ = sync_json()
     assert code == 2 and summary["status"] == "failed"
-    assert any("Access refused" in e or "401" in e for e in summary["errors"])
+    assert [e.split(";")[0] for e in summary["errors"]] == [
+        f"Notion refused access to the {kind} database (check NOTION_TOKEN)"
+        for kind in ("clients", "projects", "tasks")]
+    assert all("notion 401 [unauthorized]" in e for e in summary["errors"])
 
 
 def test_notion_failing_nine_calls_in_ten_is_a_failed_run_everywhere(sandbox, staff_client,
@@ -82,7 +85,10 @@ def test_notion_failing_nine_calls_in_ten_is_a_failed_run_everywhere(sandbox, st
     rows = staff_client.get(reverse("run-list")).content.decode()
     row = rows.split(f">#{run.pk}</a>")[1].split("</tr>")[0]
     problems = re.findall(r'<td class="num">(?:<span class="status-partial">)?(\d+)', row)[1]
-    assert int(problems) >= 1  # read failures count as problems
+    read_failed = sum(c.get("read_failed", 0) for c in run.counts.values())
+    assert read_failed == len(summary["read_errors"])  # one per kind whose read failed
+    assert int(problems) == read_failed + sum(c.get("failed", 0) + c.get("flagged", 0)
+                                              for c in run.counts.values())
     assert "Failed" in row
 
     health = client.get(reverse("health"))

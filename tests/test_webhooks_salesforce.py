@@ -181,21 +181,23 @@ def test_entry_becomes_an_event_is_updated_and_deleted_with_it(client, hooks):
 
 def test_a_5xx_is_retried_with_backoff_and_the_status_is_visible(client, hooks, admin_client):
     send(client, "NEW_TIME_ENTRY", entry_body("e1"))
+    due = entry().sf_next_attempt_at  # the clock of this test: the entry is due from here
     hooks.salesforce.faults.schedule("503", method="POST")
-    assert salesforce_events.push_due() == {"retrying": 1}
+    assert salesforce_events.push_due(now=due) == {"retrying": 1}
     stored = entry()
     assert stored.sf_status == SalesforceStatus.PENDING and stored.sf_attempts == 1
     assert "503" in stored.sf_error and stored.sf_outcome_unknown  # a POST's 5xx: unknown
-    assert timedelta(seconds=55) < stored.sf_next_attempt_at - timezone.now() \
-        <= timedelta(minutes=1)
+    assert stored.sf_next_attempt_at == due + timedelta(minutes=1)
     page = admin_client.get("/admin/syncapp/timeentry/").content.decode()
     assert "Pending" in page
-    assert salesforce_events.push_due() == {}  # not due yet
+    assert salesforce_events.push_due(now=due + timedelta(seconds=59)) == {}  # not due yet
     hooks.salesforce.faults.schedule("500", method="POST")
-    assert salesforce_events.push_due(now=later(1.1)) == {"retrying": 1}
+    second = due + timedelta(minutes=1.1)
+    assert salesforce_events.push_due(now=second) == {"retrying": 1}
     assert entry().sf_attempts == 2
-    assert entry().sf_next_attempt_at - later(1.1) > timedelta(minutes=1.9)  # doubled
-    assert salesforce_events.push_due(now=later(4)) == {"created": 1}
+    assert entry().sf_next_attempt_at == second + timedelta(minutes=2)  # doubled
+    assert salesforce_events.push_due(now=second + timedelta(minutes=1, seconds=59)) == {}
+    assert salesforce_events.push_due(now=second + timedelta(minutes=2)) == {"created": 1}
     assert len(hooks.salesforce.events()) == 1
     assert entry().sf_status == SalesforceStatus.SENT and entry().sf_error == ""
 

@@ -51,16 +51,6 @@ class EntityMappingAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at", "last_synced_at", "notion_last_edited")
 
 
-class ChangeInline(admin.TabularInline):
-    model = ChangeRecord
-    fields = ("kind", "action", "outcome", "name", "reason", "error")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    show_change_link = True
-    can_delete = False
-
-
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "started_at", "trigger", "mode", "dry_run", "status", "finished_at",

@@ -125,13 +125,6 @@ class ApiClient:
         """Seconds spent waiting: the throttle's pacing plus backoff before retries."""
         return self.throttle.waited + self.backoff_waited
 
-    def reset_counts(self) -> None:
-        self.calls.clear()
-        self.retries = 0
-        self.rate_limited = 0
-        self.backoff_waited = 0.0
-        self.throttle.waited = 0.0
-
     # -- the request cycle ----------------------------------------------------------------
     def request(
         self,

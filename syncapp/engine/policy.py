@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from syncapp.engine.fields import BOTH, NOTION_TO_CLOCKIFY
 from syncapp.engine.kinds import direction
 
 CLOCKIFY_TO_NOTION = "c2n"
@@ -38,5 +37,3 @@ class Policy:
         share = 100.0 * archives / max(population, 1)
         return archives >= self.mass_change_floor and share > self.mass_change_percent
 
-
-DIRECTIONS = (NOTION_TO_CLOCKIFY, CLOCKIFY_TO_NOTION, BOTH)

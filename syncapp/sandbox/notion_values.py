@@ -43,7 +43,6 @@ DEFAULT_ANNOTATIONS = {"bold": False, "italic": False, "strikethrough": False,
                        "underline": False, "code": False, "color": "default"}
 TEXT_TYPES = ("title", "rich_text")
 STRING_TYPES = ("url", "email", "phone_number")
-OPTION_TYPES = ("select", "multi_select", "status")
 LIST_TYPES = ("relation", "people", "files", "multi_select")
 PAGINATED_TYPES = ("title", "rich_text", "relation", "people")
 READ_ONLY_TYPES = ("created_time", "last_edited_time", "created_by", "last_edited_by",

@@ -362,6 +362,3 @@ def cached_or_quick() -> CheckResult:
         remember(result)
     return result
 
-
-def forget() -> None:
-    cache.delete(CACHE_KEY)

@@ -1,8 +1,8 @@
 """Change records as CSV or JSON, streamed.
 
-Rows come from `.values().iterator(chunk_size=…)` and leave as text chunks of about
-64 KB, so an export of any size holds one chunk of rows in memory, never the whole
-output. JSON is written incrementally (`{"meta": …, "changes": [` row, row, … `]}`).
+Rows come from `.values().iterator(chunk_size=CHUNK_ROWS)` and leave as text chunks of
+about CHUNK_BYTES (32 KB), so an export of any size holds one chunk of rows in memory, never
+the whole output. JSON is written incrementally (`{"meta": …, "changes": [` row, row, … `]}`).
 
 Spreadsheets run cells that begin with = + - @ as formulas; such cells (and cells
 beginning with ') get a leading ' in the CSV. `read_csv` undoes it.

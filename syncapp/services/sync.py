@@ -49,10 +49,6 @@ log = logging.getLogger(__name__)
 PROGRESS_EVERY = 1.0  # seconds between saves of the counts while a kind is applied
 
 
-class ConfigurationError(Exception):
-    """The run cannot start: settings or credentials are wrong."""
-
-
 class StopRequested(Exception):
     """A person asked a foreground run to stop (Ctrl-C): it stops between two changes."""
 

@@ -45,8 +45,6 @@ TIME_ENTRY_EVENTS = frozenset({
     TIME_ENTRY_DELETED, TIME_ENTRY_RESTORED, "TIME_ENTRY_SPLIT",
 })
 STAMP_KEYS = ("changeDate", "changedAt", "updatedAt", "lastUpdated")
-VALUE_FIELDS = ("workspace_id", "user_id", "description", "start", "end", "duration_seconds",
-                "project_id", "task_id", "billable", "tags", "running", "deleted")
 RECONCILE_DAYS = 7
 
 
