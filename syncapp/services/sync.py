@@ -89,8 +89,25 @@ def last_watermark():
 class ReadingBothSides:
     """How a session reads: Notion pages by kind, then the Clockify records they need.
 
-    A part of SyncSession (its attributes: options, configs, notion, clockify, applier).
+    A part of SyncSession (its attributes: options, configs, db_mappings, database_ids,
+    notion, clockify, applier).
     """
+
+    # -- data-source cache: resolving costs a call per database per run otherwise ---------
+    def _load_data_sources(self) -> None:
+        for kind, mapping in self.db_mappings.items():
+            if mapping.data_source_for == self.database_ids[kind] and mapping.data_source_ids:
+                self.notion.remember_data_sources(self.database_ids[kind],
+                                                  mapping.data_source_ids)
+
+    def _save_data_sources(self) -> None:
+        for kind, mapping in self.db_mappings.items():
+            resolved = self.notion.cached_data_sources(self.database_ids[kind])
+            if resolved and (resolved != mapping.data_source_ids
+                             or mapping.data_source_for != self.database_ids[kind]):
+                mapping.data_source_ids = resolved
+                mapping.data_source_for = self.database_ids[kind]
+                mapping.save(update_fields=["data_source_ids", "data_source_for"])
 
     # -- Notion --------------------------------------------------------------------------------
     def read_notion(self, since) -> None:
@@ -232,22 +249,6 @@ class SyncSession(ReadingBothSides):
         self.notion_records: dict[str, dict[str, NotionRecord]] = {}
         self._load_data_sources()
 
-    # -- data-source cache: resolving costs a call per database per run otherwise ---------
-    def _load_data_sources(self) -> None:
-        for kind, mapping in self.db_mappings.items():
-            if mapping.data_source_for == self.database_ids[kind] and mapping.data_source_ids:
-                self.notion.remember_data_sources(self.database_ids[kind],
-                                                  mapping.data_source_ids)
-
-    def _save_data_sources(self) -> None:
-        for kind, mapping in self.db_mappings.items():
-            resolved = self.notion.cached_data_sources(self.database_ids[kind])
-            if resolved and (resolved != mapping.data_source_ids
-                             or mapping.data_source_for != self.database_ids[kind]):
-                mapping.data_source_ids = resolved
-                mapping.data_source_for = self.database_ids[kind]
-                mapping.save(update_fields=["data_source_ids", "data_source_for"])
-
     @property
     def kinds(self) -> list[str]:
         return [k for k in KIND_ORDER if not self.options.kinds or k in self.options.kinds]
@@ -255,7 +256,7 @@ class SyncSession(ReadingBothSides):
     def progress(self, phase: str) -> None:
         if self.options.should_stop and self.options.should_stop():
             raise StopRequested  # between two steps: everything so far is recorded
-        self.run.record_progress(phase, {k: dict(v) for k, v in self.applier.counts.items()},
+        self.run.record_progress(phase, self.applier.recorder.plain_counts(),
                                  api_calls(self.notion, self.clockify))
         self._progress_at = time.monotonic()
         if self.options.on_progress:
@@ -294,7 +295,7 @@ class SyncSession(ReadingBothSides):
             self.errors.append(f"Too many {kind} archives at once: held for review.")
         if not self.options.dry_run:  # a complete read of these pages settles stale items
             review.resolve_stale(self.run, kind, set(snapshot.notion) | snapshot.unreachable,
-                                 changes, self.applier.flagged)
+                                 changes, self.applier.recorder.flagged)
 
     def _population(self, snapshot: Snapshot) -> int:
         """How many records of the kind are mapped: what a mass change is measured against."""
@@ -385,7 +386,7 @@ class SyncSession(ReadingBothSides):
 
     # -- the whole run -----------------------------------------------------------------------------
     def finish(self) -> SyncRun:
-        counts = {k: dict(v) for k, v in self.applier.counts.items()}
+        counts = self.applier.recorder.plain_counts()
         trouble = any(c.get("failed") or c.get("flagged") for c in counts.values())
         for kind in self.failed_kinds & set(self.kinds):  # a problem people must see counted
             counts.setdefault(kind, {})["read_failed"] = 1
