@@ -447,3 +447,25 @@ def test_per_entity_rollup_marks(client, hooks):
     for state in RollupState.objects.filter(dirty=True):
         marked[state.kind].add(state.clockify_id)
     assert marked == {"task": {"t1", "t2"}, "project": {"p1"}}
+
+
+def test_a_late_new_time_entry_does_not_revert_the_updated_version(client, hooks):
+    # Clockify's bodies carry no change stamp: the creation event is older than any update
+    # about the same entry, whatever order the deliveries come in.
+    created = entry_body("e1", seconds=1800, description="First draft", project_id="p1")
+    updated = entry_body("e1", seconds=4200, description="Invoiced version", project_id="p2",
+                         billable=False)
+    assert send(client, "TIME_ENTRY_UPDATED", updated) == 200
+    assert send(client, "NEW_TIME_ENTRY", created) == 200
+    stored = entry("e1")
+    assert (stored.description, stored.duration_seconds, stored.project_id, stored.billable) \
+        == ("Invoiced version", 4200, "p2", False)
+    assert stored.last_event == "TIME_ENTRY_UPDATED"
+    assert "stale" in WebhookDelivery.objects.order_by("-id").first().message
+    # A later update still applies; so does a timer's late start not undo its stop.
+    assert send(client, "TIME_ENTRY_UPDATED", entry_body("e1", seconds=600,
+                                                         description="Trimmed")) == 200
+    assert entry("e1").description == "Trimmed"
+    send(client, "TIME_ENTRY_UPDATED", entry_body("e2", seconds=None, description="Renamed"))
+    send(client, "NEW_TIMER_STARTED", entry_body("e2", seconds=None, description="Timer"))
+    assert entry("e2").description == "Renamed" and entry("e2").running

@@ -11,7 +11,10 @@ nothing. The key is "<stamp>.<phase>.<sequence>":
   forward through these (a timer stops, an entry is deleted), so a stopped
   entry beats its timer-started event and a DELETED tombstone beats any older
   update, whatever order they arrive in;
-- sequence: the delivery's id, i.e. the order received, as a last resort.
+- sequence: the delivery's id, i.e. the order received, as a last resort. A
+  creation event (NEW_TIME_ENTRY, NEW_TIMER_STARTED) carries the entry's first
+  version, older than any other event about it, whenever it arrives: its
+  sequence is 0, so a late creation never reverts an update, a stop or a delete.
 
 TIME_ENTRY_RESTORED is the one event that may move an entry back from deleted.
 Reconciliation re-reads the last days through the per-user listing and
@@ -39,6 +42,7 @@ RUNNING, COMPLETED, DELETED = 0, 1, 2
 NEW_TIME_ENTRY = "NEW_TIME_ENTRY"
 TIME_ENTRY_DELETED = "TIME_ENTRY_DELETED"
 TIME_ENTRY_RESTORED = "TIME_ENTRY_RESTORED"
+CREATION_EVENTS = frozenset({NEW_TIME_ENTRY, "NEW_TIMER_STARTED"})
 TIME_ENTRY_EVENTS = frozenset({
     NEW_TIME_ENTRY, "NEW_TIMER_STARTED", "TIMER_STOPPED", "TIME_ENTRY_UPDATED",
     TIME_ENTRY_DELETED, TIME_ENTRY_RESTORED, "TIME_ENTRY_SPLIT",
@@ -159,7 +163,7 @@ def apply_event(event: str, payload: dict, *, sequence: int,
     deleted = event == TIME_ENTRY_DELETED
     values = entry_values(payload, deleted=deleted)
     phase = DELETED if deleted else (RUNNING if values["running"] else COMPLETED)
-    key = order_key(payload_stamp(payload), phase, sequence)
+    key = order_key(payload_stamp(payload), phase, 0 if event in CREATION_EVENTS else sequence)
     entry, created = _get_or_new(payload["id"])
     restoring = event == TIME_ENTRY_RESTORED and entry.deleted
     if not created and not restoring and key <= entry.order_key:
