@@ -35,6 +35,7 @@ urlpatterns = [
     path("mappings/", mappings.mapping_list, name="mapping-list"),
     path("time/", time_report.time_report_page, name="time-report"),
     path("time/report.csv", time_report.time_report_csv, name="time-report-csv"),
+    path("time/backfill/", time_report.time_backfill_start, name="time-backfill"),
     path("settings/", settings_page.settings_page, name="settings-page"),
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
     path("settings/notion-tokens/<int:token_id>/activate/", activate_notion_token,

@@ -19,7 +19,7 @@ from syncapp.models import EntityMapping, Kind, MappingState, TimeEntry
 from syncapp.sandbox import ids
 from syncapp.services import connections, time_report
 from syncapp.views.links import notion_url
-from tests.dashboard import staff, staff_client  # noqa: F401
+from tests.dashboard import broker, staff, staff_client  # noqa: F401
 from tests.webhooking import CLOCKIFY_TOKEN, post_clockify
 
 pytestmark = pytest.mark.django_db
@@ -306,3 +306,83 @@ def test_the_report_is_for_staff_only(client, django_user_model):
     user = django_user_model.objects.create_user("someone", password="x-long-password-1")
     client.force_login(user)
     assert client.get("/time/").status_code == 403
+
+
+# -- backfill: the history before webhooks --------------------------------------------------
+def history(box, made: dict, count: int) -> None:
+    """`count` entries tracked in Clockify from June 2025 to October 2026, never delivered."""
+    rng = random.Random(7)
+    for n in range(count):
+        project = rng.choice(made["projects"])
+        start = datetime(2025, 6, 1, 7, tzinfo=UTC) + timedelta(hours=n * 40 + rng.random())
+        box.clockify.add_time_entry(start=start, end=start + timedelta(minutes=rng.randrange(
+            5, 300)), projectId=project, taskId=rng.choice(made["tasks"][project]),
+            billable=rng.random() < .6)
+
+
+def test_backfill_reads_every_users_history_and_a_rerun_changes_nothing(hooks, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    made = workspace(hooks)
+    history(hooks, made, 300)
+    build = connections.clockify_client
+    monkeypatch.setattr(connections, "clockify_client", lambda: build(page_size=10))  # paged
+    hooks.clockify.reset_calls()
+    out = StringIO()
+    call_command("backfill_time", "--since", "2025-06-01", "--until", "2026-10-31", stdout=out,
+                 stderr=StringIO())
+    assert "'added': 300" in out.getvalue()
+    assert TimeEntry.objects.filter(deleted=False).count() == 300
+    reads = Counter("entries" if path.endswith(f"/user/{ids.CLOCKIFY_USER_ID}/time-entries")
+                    else "users" if path.endswith("/users") else f"{method} {path}"
+                    for method, path in hooks.clockify.calls)
+    windows = reads["users"]  # one listing of the users per 31-day window
+    assert set(reads) == {"users", "entries"} and windows == 17
+    assert reads["entries"] > windows  # windows holding over 10 entries were read page by page
+    for first, last in ((date(2025, 6, 1), date(2026, 10, 31)), (date(2026, 2, 1),
+                                                                 date(2026, 2, 28))):
+        expected = expected_seconds(hooks, first, last)
+        report = time_report.build(first, last)
+        assert as_counter(report.projects) == +expected["project"]
+        assert as_counter(report.clients) == +expected["client"]
+
+    # Idempotent: a rerun adds nothing; one deleted in Clockify since is marked deleted.
+    gone = hooks.clockify.time_entries()[10]["id"]
+    hooks.clockify.delete_time_entry(gone)
+    out = StringIO()
+    call_command("backfill_time", "--since", "2025-06-01", "--until", "2026-10-31", stdout=out,
+                 stderr=StringIO())
+    assert "added" not in out.getvalue() and "'deleted': 1" in out.getvalue()
+    assert TimeEntry.objects.count() == 300
+    assert TimeEntry.objects.get(clockify_id=gone).deleted
+
+
+def test_backfill_command_refuses_a_bad_date_and_reports_a_failed_read(hooks):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="not a date"):
+        call_command("backfill_time", "--since", "last year")
+    hooks.clockify.api_key = "another-key"  # every read is refused: 401
+    with pytest.raises(CommandError, match="Reading Clockify failed"):
+        call_command("backfill_time", "--since", "2026-01-01", "--until", "2026-03-01")
+
+
+def test_the_dashboard_button_queues_the_backfill_and_the_worker_runs_it(
+        staff_client, hooks, broker, django_capture_on_commit_callbacks):
+    from tests.dashboard import work_off
+
+    made = workspace(hooks)
+    history(hooks, made, 40)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/time/backfill/", {"since": "2025-06-01", **NOVEMBER})
+    assert response.status_code == 302 and response["Location"] == \
+        "/time/?start=2026-11-01&end=2026-11-30"
+    assert broker.queue_size() == 1
+    [result] = work_off(broker)
+    assert result["added"] == 40
+    assert TimeEntry.objects.count() == 40
+    bad = staff_client.post("/time/backfill/", {"since": "soon"}, follow=True)
+    assert "Give the first day" in bad.content.decode() and broker.queue_size() == 0
+    assert staff_client.get("/time/backfill/").status_code == 405

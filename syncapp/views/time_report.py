@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.utils import timezone
-from django.views.decorators.http import require_GET
+from datetime import date
+from urllib.parse import urlencode
 
-from syncapp.services import time_report
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from syncapp.services import time_backfill, time_report
 from syncapp.views.access import staff_required
 from syncapp.views.links import notion_url
 
@@ -55,3 +60,22 @@ def time_report_csv(request: HttpRequest) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="time-report-{start}-to-{end}.csv"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+@staff_required
+def time_backfill_start(request: HttpRequest) -> HttpResponse:
+    """Queue a read of Clockify's history from the chosen day (the worker runs it)."""
+    try:
+        since = date.fromisoformat(request.POST.get("since", ""))
+    except ValueError:
+        messages.error(request, "Give the first day of the history to read as a date.")
+        return redirect("time-report")
+    if since > timezone.localdate():
+        messages.error(request, "The first day to read is in the future.")
+        return redirect("time-report")
+    time_backfill.enqueue(since)
+    messages.success(request, f"Reading Clockify's time entries since {since} is queued; "
+                              "the report includes them once the worker has run it.")
+    back = {key: request.POST[key] for key in ("start", "end") if request.POST.get(key)}
+    return redirect(reverse("time-report") + ("?" + urlencode(back) if back else ""))
