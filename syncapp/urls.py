@@ -15,6 +15,7 @@ from syncapp.views import (
     review,
     runs,
     settings_page,
+    time_report,
 )
 from syncapp.views.webhook_tokens import activate_notion_token
 
@@ -32,6 +33,9 @@ urlpatterns = [
             name="run-export"),
     re_path(r"^export/changes\.(?P<fmt>csv|json)$", export.range_export, name="range-export"),
     path("mappings/", mappings.mapping_list, name="mapping-list"),
+    path("time/", time_report.time_report_page, name="time-report"),
+    path("time/report.csv", time_report.time_report_csv, name="time-report-csv"),
+    path("time/backfill/", time_report.time_backfill_start, name="time-backfill"),
     path("settings/", settings_page.settings_page, name="settings-page"),
     path("settings/check/", settings_page.check_configuration, name="settings-check"),
     path("settings/notion-tokens/<int:token_id>/activate/", activate_notion_token,

@@ -21,10 +21,11 @@ from syncapp.models import (
     WebhookDelivery,
 )
 from syncapp.sandbox import ids
-from syncapp.services import rollup, timeentries
+from syncapp.services import connections, rollup, timeentries
 from syncapp.webhooks import clockify
 from syncapp.webhooks.store import reprocess
 from tests.conftest import load_shared
+from tests.dashboard import broker  # noqa: F401
 from tests.webhooking import CLOCKIFY_TOKEN, START, entry_body, iso, post_clockify
 
 pytestmark = pytest.mark.django_db
@@ -447,3 +448,57 @@ def test_per_entity_rollup_marks(client, hooks):
     for state in RollupState.objects.filter(dirty=True):
         marked[state.kind].add(state.clockify_id)
     assert marked == {"task": {"t1", "t2"}, "project": {"p1"}}
+
+
+def test_a_late_new_time_entry_does_not_revert_the_updated_version(client, hooks):
+    # Clockify's bodies carry no change stamp: the creation event is older than any update
+    # about the same entry, whatever order the deliveries come in.
+    created = entry_body("e1", seconds=1800, description="First draft", project_id="p1")
+    updated = entry_body("e1", seconds=4200, description="Invoiced version", project_id="p2",
+                         billable=False)
+    assert send(client, "TIME_ENTRY_UPDATED", updated) == 200
+    assert send(client, "NEW_TIME_ENTRY", created) == 200
+    stored = entry("e1")
+    assert (stored.description, stored.duration_seconds, stored.project_id, stored.billable) \
+        == ("Invoiced version", 4200, "p2", False)
+    assert stored.last_event == "TIME_ENTRY_UPDATED"
+    assert "stale" in WebhookDelivery.objects.order_by("-id").first().message
+    # A later update still applies; so does a timer's late start not undo its stop.
+    assert send(client, "TIME_ENTRY_UPDATED", entry_body("e1", seconds=600,
+                                                         description="Trimmed")) == 200
+    assert entry("e1").description == "Trimmed"
+    send(client, "TIME_ENTRY_UPDATED", entry_body("e2", seconds=None, description="Renamed"))
+    send(client, "NEW_TIMER_STARTED", entry_body("e2", seconds=None, description="Timer"))
+    assert entry("e2").description == "Renamed" and entry("e2").running
+
+
+def test_two_stampless_updates_out_of_order_are_settled_by_reading_the_entry_back(
+        client, hooks, broker, django_capture_on_commit_callbacks):  # noqa: F811
+    from tests.dashboard import work_off
+
+    tracked = hooks.clockify.add_time_entry(start=START, end=START + timedelta(hours=1),
+                                            description="v1")
+    api = connections.clockify_client()
+    send(client, "NEW_TIME_ENTRY", api.get_time_entry(tracked["id"]))
+    hooks.clockify.update_time_entry(tracked["id"], description="v2")
+    second = api.get_time_entry(tracked["id"])
+    hooks.clockify.update_time_entry(tracked["id"], description="v3",
+                                     end=START + timedelta(hours=2))
+    third = api.get_time_entry(tracked["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        send(client, "TIME_ENTRY_UPDATED", third)
+        assert broker.queue_size() == 0  # one update after the creation: no doubt
+        send(client, "TIME_ENTRY_UPDATED", second)  # the older one, delivered last
+    assert entry(tracked["id"]).description == "v2"  # the order received was wrong...
+    assert broker.queue_size() == 1  # ...so the entry is read back by its id
+    hooks.clockify.reset_calls()
+    assert work_off(broker) == ["repaired"]
+    assert hooks.clockify.calls == [
+        ("GET", f"/v1/workspaces/{ids.CLOCKIFY_WORKSPACE_ID}/time-entries/"
+                f"{tracked['id']}")]
+    stored = entry(tracked["id"])
+    assert (stored.description, stored.duration_seconds) == ("v3", 7200)
+    # A later stampless update still applies over the read-back version.
+    hooks.clockify.update_time_entry(tracked["id"], description="v4")
+    send(client, "TIME_ENTRY_UPDATED", api.get_time_entry(tracked["id"]))
+    assert entry(tracked["id"]).description == "v4"

@@ -165,6 +165,10 @@ class ClockifyClient(ApiClient):
             params["hydrated"] = "true"
         return self.iter_list("/user/{user}/time-entries", params, user=user_id)
 
+    def get_time_entry(self, entry_id: str, *, hydrated: bool = True) -> dict:
+        return self._call("GET", "/time-entries/{id}", id=entry_id,
+                          params={"hydrated": "true"} if hydrated else None).json()
+
 
 def _merge(current: dict, changes: dict, fields: tuple[str, ...]) -> dict:
     """The full PUT body: every field the entity has, with `changes` applied."""

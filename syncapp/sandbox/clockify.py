@@ -724,6 +724,19 @@ class ClockifyEmulator(Emulator):
                                      types=("REGULAR", "BREAK", "HOLIDAY", "TIME_OFF"))
             return copy.deepcopy(raw)
 
+    def update_time_entry(self, entry_id: str, **fields) -> dict:
+        with self.lock, as_value_error():
+            raw = self._entry_raw(entry_id)
+            body = Body({**raw, **raw["timeInterval"], **self._entry_fields(fields)})
+            raw.update(self._entry_values(body, creating=False,
+                                          types=("REGULAR", "BREAK", "HOLIDAY", "TIME_OFF")))
+            return copy.deepcopy(self._save_entry(raw))
+
+    def delete_time_entry(self, entry_id: str) -> None:
+        with self.lock, as_value_error():
+            self._entry_raw(entry_id)
+            del self._entries[entry_id]
+
     def time_entries(self) -> list[dict]:
         with self.lock:
             return copy.deepcopy(list(self._entries.values()))

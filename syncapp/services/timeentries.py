@@ -11,7 +11,15 @@ nothing. The key is "<stamp>.<phase>.<sequence>":
   forward through these (a timer stops, an entry is deleted), so a stopped
   entry beats its timer-started event and a DELETED tombstone beats any older
   update, whatever order they arrive in;
-- sequence: the delivery's id, i.e. the order received, as a last resort.
+- sequence: the delivery's id, i.e. the order received, as a last resort. A
+  creation event (NEW_TIME_ENTRY, NEW_TIMER_STARTED) carries the entry's first
+  version, older than any other event about it, whenever it arrives: its
+  sequence is 0, so a late creation never reverts an update, a stop or a delete.
+
+When two stampless updates of one entry meet, only the order received tells them
+apart, and deliveries may be out of order: such a write queues a read-back of
+the entry by its id (after the commit, outside any transaction), which stores
+the version Clockify holds.
 
 TIME_ENTRY_RESTORED is the one event that may move an entry back from deleted.
 Reconciliation re-reads the last days through the per-user listing and
@@ -30,6 +38,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.errors import NotFound
 from syncapp.clients.formats import utc_stamp
 from syncapp.models import TimeEntry, WebhookDelivery
 from syncapp.services import connections, rollup, salesforce_events
@@ -40,10 +49,13 @@ RUNNING, COMPLETED, DELETED = 0, 1, 2
 NEW_TIME_ENTRY = "NEW_TIME_ENTRY"
 TIME_ENTRY_DELETED = "TIME_ENTRY_DELETED"
 TIME_ENTRY_RESTORED = "TIME_ENTRY_RESTORED"
+CREATION_EVENTS = frozenset({NEW_TIME_ENTRY, "NEW_TIMER_STARTED"})
 TIME_ENTRY_EVENTS = frozenset({
     NEW_TIME_ENTRY, "NEW_TIMER_STARTED", "TIMER_STOPPED", "TIME_ENTRY_UPDATED",
     TIME_ENTRY_DELETED, TIME_ENTRY_RESTORED, "TIME_ENTRY_SPLIT",
 })
+UPDATE_EVENTS = TIME_ENTRY_EVENTS - CREATION_EVENTS - {TIME_ENTRY_DELETED}
+READ_BACK_TASK = "syncapp.services.timeentries.read_back"
 STAMP_KEYS = ("changeDate", "changedAt", "updatedAt", "lastUpdated")
 RECONCILE_DAYS = 7
 
@@ -156,9 +168,12 @@ def apply_event(event: str, payload: dict, *, sequence: int,
     deleted = event == TIME_ENTRY_DELETED
     values = entry_values(payload, deleted=deleted)
     phase = DELETED if deleted else (RUNNING if values["running"] else COMPLETED)
-    key = order_key(payload_stamp(payload), phase, sequence)
+    key = order_key(payload_stamp(payload), phase, 0 if event in CREATION_EVENTS else sequence)
     entry, created = _get_or_new(payload["id"])
     restoring = event == TIME_ENTRY_RESTORED and entry.deleted
+    if not created and _in_doubt(event, key, entry):
+        clockify_id = payload["id"]
+        transaction.on_commit(lambda: _enqueue_read_back(clockify_id))
     if not created and not restoring and key <= entry.order_key:
         return "stale"
     _save(entry, values, key=key, event=event, raw=payload if "timeInterval" in payload else {},
@@ -166,6 +181,40 @@ def apply_event(event: str, payload: dict, *, sequence: int,
     if created:
         return "created"
     return "deleted" if deleted else ("restored" if restoring else "updated")
+
+
+def _in_doubt(event: str, key: str, entry: TimeEntry) -> bool:
+    """Two stampless updates of a live entry: only the delivery order separates them."""
+    return (event in UPDATE_EVENTS and entry.last_event in UPDATE_EVENTS and not entry.deleted
+            and _stamp(key) == 0 and _stamp(entry.order_key) == 0)
+
+
+def _stamp(key: str) -> int:
+    return int(key.split(".", 1)[0] or 0)
+
+
+def _enqueue_read_back(clockify_id: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task(READ_BACK_TASK, clockify_id, group="time-entry-read-back",
+               task_name=f"time-entry-read-back-{clockify_id}")
+
+
+def read_back(clockify_id: str, *, client: ClockifyClient | None = None) -> str:
+    """Store the version of one entry that Clockify holds (a django-q2 task).
+
+    The read happens before any transaction; a webhook that writes the entry meanwhile
+    wins (it queues its own read-back if it is in doubt too). An entry Clockify no longer
+    has is left to its TIME_ENTRY_DELETED delivery and the reconciliation.
+    """
+    started = timezone.now()
+    sequence = WebhookDelivery.objects.aggregate(last=Max("id"))["last"] or 0
+    client = client or connections.clockify_client()
+    try:
+        item = client.get_time_entry(clockify_id, hydrated=True)
+    except NotFound:
+        return "missing"
+    return _reconcile_one(item, started, sequence)
 
 
 def _snapshot_changes(entry: TimeEntry, values: dict) -> bool:

@@ -1,0 +1,49 @@
+"""Read the whole history of Clockify time entries (idempotent: reruns upsert)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from syncapp.clients.errors import ApiError
+from syncapp.services import rollup, time_backfill
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"{value!r} is not a date (YYYY-MM-DD).") from None
+
+
+class Command(BaseCommand):
+    help = ("Read every Clockify time entry from --since (a date, TIME_ZONE) until now, or "
+            "until --until (inclusive), for every user of the workspace, and store them "
+            "(upsert by Clockify id: a rerun changes nothing that is right). Then write the "
+            "changed tracked hours to Notion.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--since", required=True, type=_day, help="First day, YYYY-MM-DD.")
+        parser.add_argument("--until", type=_day, help="Last day, YYYY-MM-DD (default: now).")
+
+    def handle(self, *args, since: date, until: date | None, **options):
+        end = None
+        if until is not None:
+            end = timezone.make_aware(datetime.combine(until + timedelta(days=1), time.min))
+        self.stderr.write(f"Reading Clockify time entries since {since}…")
+
+        def progress(start, stop, counts):
+            self.stderr.write(f"  {timezone.localdate(start)} – {timezone.localdate(stop)}: "
+                              f"{dict(counts)}")
+
+        try:
+            found = time_backfill.backfill(since, until=end, progress=progress)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        except ApiError as exc:
+            raise CommandError(f"Reading Clockify failed: {exc}. What was read is kept; "
+                               f"run the command again to complete it.") from None
+        written = dict(rollup.flush())
+        self.stdout.write(f"time entries: {dict(found)}\nNotion rollups: {written}")
