@@ -27,6 +27,16 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 FINISHED = {"succeeded", "partial", "failed", "held"}
 
 
+def page_wait(browser, seconds: float = 30):
+    """A WebDriverWait that survives the page changing under it: right after a click, an
+    element of the page being left is stale, or Chromium says its node "does not belong to
+    the document" (a plain WebDriverException). Anything else still ends in a timeout."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, seconds, ignored_exceptions=(WebDriverException,))
+
+
 def executable(*candidates: str | None) -> str | None:
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
@@ -137,7 +147,7 @@ def test_sync_now_in_a_real_browser(browser, live_server, sandbox, django_user_m
     queue.purge_queue()
     worker = Worker()
     worker.start()
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser)
     try:
         browser.get(live_server.url + "/")
         assert "/admin/login/" in browser.current_url  # staff only

@@ -21,7 +21,7 @@ from syncapp.models import EntityMapping, PendingChange, ReviewStatus, RunStatus
 from syncapp.sandbox import ids
 from tests.dashboard import STAFF_PASSWORD, fresh_cache, work_off  # noqa: F401
 from tests.syncing import cid, clockify_entity, conflict_on_name, sync
-from tests.test_browser import browser, readers_never_lock  # noqa: F401
+from tests.test_browser import browser, page_wait, readers_never_lock  # noqa: F401
 
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,10 +32,9 @@ class Console:
 
     def __init__(self, browser, live_server) -> None:
         from django_q.brokers import get_broker
-        from selenium.webdriver.support.ui import WebDriverWait
 
         self.browser, self.url = browser, live_server.url
-        self.wait = WebDriverWait(browser, 30)
+        self.wait = page_wait(browser)
         self.queue = get_broker()
         self.queue.purge_queue()
 

@@ -22,7 +22,7 @@ from syncapp.models import SyncRun
 from syncapp.sandbox import ids
 from tests.dashboard import STAFF_PASSWORD, fresh_cache, work_off  # noqa: F401
 from tests.syncing import reset_calls, writes
-from tests.test_browser import FINISHED, Worker, browser, readers_never_lock  # noqa: F401
+from tests.test_browser import FINISHED, Worker, browser, page_wait, readers_never_lock  # noqa: F401
 
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
 
@@ -68,7 +68,7 @@ def test_a_run_that_cannot_read_notion_shows_failed_on_the_overview_and_health_i
 
     sandbox.notion.create_page(C, {"Name": "Acme Browser Co"})
     sandbox.notion.faults.configure(1.0, ("503",))
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser)
     log_in(browser, live_server, wait)
 
     browser.find_element(By.ID, "sync-now").click()
@@ -166,13 +166,15 @@ def run_queued(queue) -> None:
 def test_first_run_journey_check_dry_run_start_then_pause(
         browser, live_server, sandbox, manager, readers_never_lock, monkeypatch):
     from django_q.brokers import get_broker
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    def patient(seconds: float) -> WebDriverWait:  # pages change under the waits
-        return WebDriverWait(browser, seconds,
-                             ignored_exceptions=(StaleElementReferenceException,))
+    def patient(seconds: float) -> WebDriverWait:
+        # Pages change under the waits: an element of the page being left is stale, or
+        # Chromium says its node "does not belong to the document" (a WebDriverException).
+        return WebDriverWait(browser, seconds, ignored_exceptions=(
+            StaleElementReferenceException, WebDriverException))
 
     client = sandbox.notion.create_page(C, {"Name": "Acme Journey Co"})
     sandbox.notion.create_page(C, {"Name": "Globex"})

@@ -16,7 +16,7 @@ from syncapp.models import EntityMapping
 from syncapp.sandbox import ids
 from tests.dashboard import STAFF_PASSWORD, fresh_cache  # noqa: F401
 from tests.syncing import sync
-from tests.test_browser import FINISHED, Worker, browser, readers_never_lock  # noqa: F401
+from tests.test_browser import FINISHED, Worker, browser, page_wait, readers_never_lock  # noqa: F401
 
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
 
@@ -82,7 +82,7 @@ def test_rename_a_page_in_the_sandbox_notion_and_sync_now_carries_it_to_clockify
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser)
     queue = get_broker()
     queue.purge_queue()
     worker = Worker()
@@ -143,9 +143,9 @@ def test_rename_a_page_in_the_sandbox_notion_and_sync_now_carries_it_to_clockify
 def test_close_a_task_and_archive_a_project_in_the_sandbox_clockify_and_sync_brings_it_back(
         browser, live_server, sandbox, world, readers_never_lock):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser)
     log_in(browser, live_server, wait)
     browser.find_element(By.LINK_TEXT, "Runs").click()
     browser.find_element(By.CSS_SELECTOR, "a[href*='/runs/']:not([href$='/runs/'])").click()

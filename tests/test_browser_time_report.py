@@ -15,7 +15,7 @@ import pytest
 from syncapp.models import EntityMapping
 from syncapp.services import connections, time_report
 from tests.dashboard import fresh_cache  # noqa: F401
-from tests.test_browser import browser, readers_never_lock  # noqa: F401
+from tests.test_browser import browser, page_wait, readers_never_lock  # noqa: F401
 from tests.test_browser_sandbox_records import log_in, world  # noqa: F401
 from tests.webhooking import CLOCKIFY_TOKEN, post_clockify
 
@@ -39,7 +39,6 @@ def track(box, client, *, start: datetime, minutes: int, billable: bool, deleted
 def test_time_report_in_a_real_browser(browser, live_server, sandbox, world, client, settings,
                                        django_user_model, readers_never_lock):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     settings.CLOCKIFY_WEBHOOK_TOKENS = [CLOCKIFY_TOKEN]
     project, task = world["project_id"], world["task_id"]
@@ -54,7 +53,7 @@ def test_time_report_in_a_real_browser(browser, live_server, sandbox, world, cli
     track(sandbox, client, start=DAY, minutes=300, billable=True, projectId=project,
           taskId=task, deleted=True)
 
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser)
     log_in(browser, live_server, wait)
     browser.find_element(By.ID, "nav-time").click()
     wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Time report")

@@ -11,7 +11,7 @@ import requests
 from syncapp.models import NotionWebhookSubscription, SyncRun
 from syncapp.webhooks.verify import notion_signature
 from tests.dashboard import STAFF_PASSWORD
-from tests.test_browser import browser, readers_never_lock  # noqa: F401 (fixtures)
+from tests.test_browser import browser, page_wait, readers_never_lock  # noqa: F401 (fixtures)
 from tests.webhooking import EVENTS_URL, page_event
 
 TOKEN = "secret_browser-handshake-token-000000000001"
@@ -30,7 +30,6 @@ def test_staff_activate_a_notion_token_by_clicking_activate_on_settings(
         browser, live_server, sandbox, django_user_model, settings,  # noqa: F811
         readers_never_lock):  # noqa: F811
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     settings.NOTION_WEBHOOK_SECRET = []
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -40,7 +39,7 @@ def test_staff_activate_a_notion_token_by_clicking_activate_on_settings(
     assert handshake.status_code == 200
     assert post_signed_event(live_server.url, TOKEN) == 401  # pending: signs nothing
 
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser)
     browser.get(live_server.url + "/settings/")
     browser.find_element(By.NAME, "username").send_keys("manager")
     browser.find_element(By.NAME, "password").send_keys(STAFF_PASSWORD)
