@@ -26,7 +26,6 @@ class KindSpec:
     name: str  # the stored value: EntityMapping.kind, ChangeRecord.kind, URLs
     label: str  # "Client"
     database_label: str  # "Clients": how people call its Notion database
-    setting: str  # the setting naming its Notion database
     parent: str | None  # the kind it belongs to in Clockify, if any
     fields: tuple[Field, ...]
     name_limits: tuple[int, int]  # Clockify's limits (see ../shared notes)
@@ -39,6 +38,12 @@ class KindSpec:
     parent_field: str | None = None
 
     # -- Notion -----------------------------------------------------------------------------
+    @property
+    def setting(self) -> str:
+        """The setting naming its Notion database: NOTION_CLIENTS_DATABASE_ID and so on,
+        one naming rule for every kind."""
+        return f"NOTION_{self.database_label.upper()}_DATABASE_ID"
+
     def database_id(self, config: SettingsLike) -> str:
         return getattr(config, self.setting, "") or ""
 

@@ -35,7 +35,7 @@ class ClientKind(KindSpec):
 
 CLIENT = ClientKind(
     name="client", label="Client", database_label="Clients",
-    setting="NOTION_CLIENTS_DATABASE_ID", parent=None,
+    parent=None,
     fields=(Field("name", optional=False), Field("closed", BOTH, optional=False),
             Field("email"), Field("address"), Field("note")),
     name_limits=(1, 100),

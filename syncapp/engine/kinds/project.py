@@ -37,7 +37,7 @@ class ProjectKind(KindSpec):
 
 PROJECT = ProjectKind(
     name="project", label="Project", database_label="Projects",
-    setting="NOTION_PROJECTS_DATABASE_ID", parent="client",
+    parent="client",
     fields=(Field("name", optional=False), Field("parent"),
             Field("closed", BOTH, optional=False),
             Field("billable"), Field("note"), Field("color")),

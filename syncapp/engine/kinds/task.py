@@ -42,7 +42,7 @@ class TaskKind(KindSpec):
 
 TASK = TaskKind(
     name="task", label="Task", database_label="Tasks",
-    setting="NOTION_TASKS_DATABASE_ID", parent="project",
+    parent="project",
     fields=(Field("name", optional=False), Field("parent", optional=False),
             Field("closed", BOTH, optional=False), Field("estimate")),
     name_limits=(1, 1000),
