@@ -8,6 +8,7 @@ instead of posted twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from django.utils import timezone
 
@@ -43,6 +44,7 @@ class Applier:
         self.dry_run = dry_run
         self.recorder = Recorder(run)
         self.write_back = NotionWriteBack(notion, configs, database_ids or {}, self.recorder)
+        self.mappings: dict[str, dict[str, EntityMapping]] = {}  # kind → page → mapping
         # Pages whose create or link failed this run: their children are skipped.
         self.failed_pages: dict[str, str] = {}
         self.skipped_pages: set[str] = set()
@@ -115,14 +117,22 @@ class Applier:
         elif change.action in {"create", "link"}:
             self.failed_pages[change.page_id] = change.error or change.reason
 
+    def use_mappings(self, kind: str, mappings: Iterable[EntityMapping]) -> None:
+        """The kind's stored mappings, loaded once in bulk with its snapshot."""
+        self.mappings[kind] = {m.notion_page_id: m for m in mappings}
+
     def _mapping(self, change: Change) -> EntityMapping | None:
         if not change.page_id or (change.known and change.known.mapping_id is None
                                   and change.action == "create"):
             return None
-        if change.known and change.known.mapping_id:
-            return EntityMapping.objects.filter(pk=change.known.mapping_id).first()
-        return EntityMapping.objects.filter(kind=change.kind,
-                                            notion_page_id=change.page_id).first()
+        loaded = self.mappings.setdefault(change.kind, {})
+        if change.page_id not in loaded:  # not in the snapshot's load (a probe, a race)
+            found = EntityMapping.objects.filter(kind=change.kind,
+                                                 notion_page_id=change.page_id).first()
+            if found is None:
+                return None
+            loaded[change.page_id] = found
+        return loaded[change.page_id]
 
     def _create(self, snapshot: Snapshot, change: Change) -> None:
         # The intent to create is stored before the POST: a lost answer is read back later.
@@ -134,6 +144,7 @@ class Applier:
         else:
             mapping, _ = EntityMapping.objects.update_or_create(
                 kind=change.kind, notion_page_id=change.page_id, defaults=intent)
+        self.mappings.setdefault(change.kind, {})[change.page_id] = mapping
         body = kinds.get(change.kind).create_body(change.to_clockify,
                                                   change.parent_clockify_id)
         try:
@@ -142,6 +153,7 @@ class Applier:
             raise  # keep the "creating" intent: the next run reads back
         except ApiError:
             mapping.delete()  # refused outright: nothing exists to read back
+            self.mappings[change.kind].pop(change.page_id, None)
             raise
         checkpoint("after_create", change)
         result = clockify_record(change.kind, entity)
@@ -211,6 +223,7 @@ class Applier:
         mapping.notion_last_edited = _parse_time(change.notion.last_edited)
         mapping.last_synced_at = timezone.now()
         mapping.save()
+        self.mappings.setdefault(change.kind, {})[change.page_id] = mapping
         self.failed_pages.pop(change.page_id, None)
 
 

@@ -320,9 +320,10 @@ class SyncSession(ReadingBothSides):
         rows = EntityMapping.objects.filter(kind=kind)
         if incremental:  # only the pages read; a full run needs all to spot missing ones
             rows = rows.filter(notion_page_id__in=list(notion))
-        known = {page_id: Known(page_id, clockify_id, state, baseline, pk)
-                 for pk, page_id, clockify_id, state, baseline in rows.values_list(
-                     "pk", "notion_page_id", "clockify_id", "state", "baseline")}
+        loaded = list(rows)  # once per kind, in bulk: the planner's Known and the applier's rows
+        self.applier.use_mappings(kind, loaded)
+        known = {m.notion_page_id: Known(m.notion_page_id, m.clockify_id, m.state, m.baseline,
+                                         m.pk) for m in loaded}
         try:
             unreachable: set[str] = set()
             if not incremental:
