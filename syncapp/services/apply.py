@@ -104,18 +104,19 @@ class Applier:
 
     # -- the steps -------------------------------------------------------------------------------
     def _fail(self, snapshot: Snapshot, change: Change, error: str) -> None:
-        change.error = error
-        self._remember_failure(snapshot, change)
+        self._remember_failure(snapshot, change, error)
         self.recorder.count(change.kind, "failed")
         self.recorder.record(change, Outcome.FAILED, error=error, mapping=self._mapping(change))
 
-    def _remember_failure(self, snapshot: Snapshot, change: Change) -> None:
-        if not change.page_id or change.clockify_id:
+    def _remember_failure(self, snapshot: Snapshot, change: Change, error: str = "") -> None:
+        """A page whose create or link did not happen: its children wait for it."""
+        saved = self.mappings.get(change.kind, {}).get(change.page_id)
+        if not change.page_id or change.clockify_id or (saved and saved.clockify_id):
             return
         if change.verdict == "skip":
             self.skipped_pages.add(change.page_id)
         elif change.action in {"create", "link"}:
-            self.failed_pages[change.page_id] = change.error or change.reason
+            self.failed_pages[change.page_id] = error or change.error or change.reason
 
     def use_mappings(self, kind: str, mappings: Iterable[EntityMapping]) -> None:
         """The kind's stored mappings, loaded once in bulk with its snapshot."""
@@ -157,7 +158,6 @@ class Applier:
             raise
         checkpoint("after_create", change)
         result = clockify_record(change.kind, entity)
-        change.clockify_id = result.id
         self.created_ids.add(result.id)
         self._save(snapshot, change, mapping, result)
         self.recorder.count(change.kind, "created")
@@ -200,9 +200,7 @@ class Applier:
             spec.update(self.clockify, entity.id, spec.closed_body(True), entity.parent_id,
                         current=entity.raw)
         body = spec.create_body(change.notion.fields, None)
-        created = spec.create(self.clockify, body, values[spec.parent_field])
-        change.clockify_id = created["id"]
-        return created
+        return spec.create(self.clockify, body, values[spec.parent_field])
 
     def _save(self, snapshot: Snapshot, change: Change, mapping: EntityMapping,
               result: ClockifyRecord, held: set[str] = frozenset()) -> None:
