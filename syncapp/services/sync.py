@@ -367,8 +367,9 @@ class SyncSession(ReadingBothSides):
                 del snapshot.notion[page_id]
 
     def _parents(self, parent_kind: str | None) -> Parents:
-        parents = Parents(failed=self.applier.failed_pages,
-                          skipped=self.applier.skipped_pages)
+        # A copy of what the applier knows so far: the plan reads it, never the live tables.
+        parents = Parents(failed=dict(self.applier.failed_pages),
+                          skipped=set(self.applier.skipped_pages))
         if parent_kind is None:
             return parents
         parents.to_clockify.update(self.applier.planned_pages)
