@@ -29,6 +29,7 @@ APPLIED_COUNT = {"create": "created", "update": "updated", "reparent": "updated"
                  "unarchive": "updated", "archive": "archived", "link": "linked",
                  "write_back": "written_back"}
 VERDICT_OUTCOME = {"fail": Outcome.FAILED, "skip": Outcome.SKIPPED, "flag": Outcome.FLAGGED}
+VERDICT_COUNT = {"fail": "failed", "skip": "skipped", "flag": "flagged"}
 
 
 def checkpoint(stage: str, change: Change) -> None:
@@ -62,14 +63,14 @@ class Applier:
                 self.recorder.count(change.kind, "skipped")
                 self.recorder.record(change, Outcome.SKIPPED, mapping=mapping, error=REJECTED_NOTE)
                 return
-            self.recorder.count(change.kind, {"fail": "failed", "skip": "skipped",
-                                     "flag": "flagged"}[change.verdict])
+            self.recorder.count(change.kind, VERDICT_COUNT[change.verdict])
             self.recorder.record(change, VERDICT_OUTCOME[change.verdict], mapping=mapping)
             return
         if change.conflicts and self._review(change, self._mapping(change)) != "rejected":
             self.recorder.count(change.kind, "flagged")
-            self.recorder.record(change, Outcome.FLAGGED, action="update", fields={
-                "conflicts": change.conflicts}, mapping=self._mapping(change),
+            self.recorder.record(
+                change, Outcome.FLAGGED, action="update",
+                fields={"conflicts": change.conflicts}, mapping=self._mapping(change),
                 error="Changed on both sides since the last sync: "
                       + ", ".join(sorted(change.conflicts)) + ". Nothing applied for these; "
                       "decide in the review queue.")

@@ -54,15 +54,17 @@ class NotionWriteBack:
             self.notion.update_page(change.page_id, properties)
         except ApiError as exc:
             self.recorder.count(change.kind, "failed")
-            self.recorder.record(change, Outcome.FAILED, action="write_back", mapping=mapping,
-                        error=f"Could not write to the Notion page: {exc}. The baseline is "
-                              "unchanged, so the next run tries again.",
-                        fields={k: change.diff[k] for k in change.to_notion if k in change.diff})
+            self.recorder.record(
+                change, Outcome.FAILED, action="write_back", mapping=mapping,
+                error=f"Could not write to the Notion page: {exc}. The baseline is unchanged, "
+                      "so the next run tries again.",
+                fields={k: change.diff[k] for k in change.to_notion if k in change.diff})
             return set()
         if written:
             self.recorder.count(change.kind, "written_back")
-            self.recorder.record(change, Outcome.APPLIED, action="write_back", mapping=mapping,
-                        fields={k: v for k, v in change.diff.items() if k in written})
+            self.recorder.record(
+                change, Outcome.APPLIED, action="write_back", mapping=mapping,
+                fields={k: v for k, v in change.diff.items() if k in written})
         return written
 
     def _notion_properties(self, change: Change, mapping: EntityMapping
