@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.utils import timezone
 
@@ -30,6 +31,18 @@ APPLIED_COUNT = {"create": "created", "update": "updated", "reparent": "updated"
                  "write_back": "written_back"}
 VERDICT_OUTCOME = {"fail": Outcome.FAILED, "skip": Outcome.SKIPPED, "flag": Outcome.FLAGGED}
 VERDICT_COUNT = {"fail": "failed", "skip": "skipped", "flag": "flagged"}
+
+
+UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one planned change came to (the Change itself is never written to)."""
+
+    outcome: str  # an Outcome (applied, failed, flagged, skipped, planned) or "unchanged"
+    clockify_id: str | None = None  # the entity it concerns now: a create's new id
+    error: str = ""
 
 
 def checkpoint(stage: str, change: Change) -> None:
@@ -55,18 +68,13 @@ class Applier:
         self.created_ids: set[str] = set()
 
     # -- entry point ----------------------------------------------------------------------------
-    def apply(self, snapshot: Snapshot, change: Change) -> None:
+    def apply(self, snapshot: Snapshot, change: Change) -> Applied:
+        """Apply one planned change (or record why not) and say what it came to."""
         if change.verdict:
-            self._remember_failure(snapshot, change)
-            mapping = self._mapping(change)
-            if self._review(change, mapping) == "rejected":
-                self.recorder.count(change.kind, "skipped")
-                self.recorder.record(change, Outcome.SKIPPED, mapping=mapping, error=REJECTED_NOTE)
-                return
-            self.recorder.count(change.kind, VERDICT_COUNT[change.verdict])
-            self.recorder.record(change, VERDICT_OUTCOME[change.verdict], mapping=mapping)
-            return
-        if change.conflicts and self._review(change, self._mapping(change)) != "rejected":
+            return self._decided(snapshot, change)
+        flagged = bool(change.conflicts) and \
+            self._review(change, self._mapping(change)) != "rejected"
+        if flagged:
             self.recorder.count(change.kind, "flagged")
             self.recorder.record(
                 change, Outcome.FLAGGED, action="update",
@@ -76,26 +84,37 @@ class Applier:
                       "decide in the review queue.")
         if not change.writes:
             self.recorder.count(change.kind, "unchanged")
-            return
+            return Applied(Outcome.FLAGGED if flagged else UNCHANGED, change.clockify_id)
         if self.dry_run:
             self.recorder.count(change.kind, APPLIED_COUNT.get(change.action, "planned"))
             if change.action in {"create", "link"}:
                 self.planned_pages[change.page_id] = change.clockify_id or PLACEHOLDER
             self.recorder.record(change, Outcome.PLANNED)
-            return
+            return Applied(Outcome.PLANNED, change.clockify_id)
         try:
             if change.action == "create":
-                self._create(snapshot, change)
-            else:
-                self._update(snapshot, change)
+                return self._create(snapshot, change)
+            return self._update(snapshot, change)
         except OutcomeUnknown as exc:
-            self._fail(snapshot, change, f"{exc}. The next run reads Clockify back before "
-                                         "trying again, so nothing is duplicated.")
+            return self._fail(snapshot, change, f"{exc}. The next run reads Clockify back "
+                                                "before trying again, so nothing is duplicated.")
         except ApiError as exc:
-            self._fail(snapshot, change, str(exc))
+            return self._fail(snapshot, change, str(exc))
         except Exception as exc:  # one record's bug must not stop the run
             log.exception("Unexpected error applying %s %s", change.kind, change.page_id)
-            self._fail(snapshot, change, f"Internal error: {exc!r}")
+            return self._fail(snapshot, change, f"Internal error: {exc!r}")
+
+    def _decided(self, snapshot: Snapshot, change: Change) -> Applied:
+        """A change the plan already failed, skipped or flagged: recorded, nothing written."""
+        self._remember_failure(snapshot, change)
+        mapping = self._mapping(change)
+        if self._review(change, mapping) == "rejected":
+            self.recorder.count(change.kind, "skipped")
+            self.recorder.record(change, Outcome.SKIPPED, mapping=mapping, error=REJECTED_NOTE)
+            return Applied(Outcome.SKIPPED, change.clockify_id, REJECTED_NOTE)
+        self.recorder.count(change.kind, VERDICT_COUNT[change.verdict])
+        self.recorder.record(change, VERDICT_OUTCOME[change.verdict], mapping=mapping)
+        return Applied(VERDICT_OUTCOME[change.verdict], change.clockify_id, change.error)
 
     def _review(self, change: Change, mapping: EntityMapping | None) -> str | None:
         """Queue what needs a human (not in a dry run, which writes nothing)."""
@@ -104,10 +123,11 @@ class Applier:
         return review.flag(self.run, change, mapping)
 
     # -- the steps -------------------------------------------------------------------------------
-    def _fail(self, snapshot: Snapshot, change: Change, error: str) -> None:
+    def _fail(self, snapshot: Snapshot, change: Change, error: str) -> Applied:
         self._remember_failure(snapshot, change, error)
         self.recorder.count(change.kind, "failed")
         self.recorder.record(change, Outcome.FAILED, error=error, mapping=self._mapping(change))
+        return Applied(Outcome.FAILED, change.clockify_id, error)
 
     def _remember_failure(self, snapshot: Snapshot, change: Change, error: str = "") -> None:
         """A page whose create or link did not happen: its children wait for it."""
@@ -136,7 +156,7 @@ class Applier:
             loaded[change.page_id] = found
         return loaded[change.page_id]
 
-    def _create(self, snapshot: Snapshot, change: Change) -> None:
+    def _create(self, snapshot: Snapshot, change: Change) -> Applied:
         # The intent to create is stored before the POST: a lost answer is read back later.
         intent = {"state": MappingState.CREATING, "clockify_id": None,
                   "name": change.name[:2000]}
@@ -147,10 +167,10 @@ class Applier:
             mapping, _ = EntityMapping.objects.update_or_create(
                 kind=change.kind, notion_page_id=change.page_id, defaults=intent)
         self.mappings.setdefault(change.kind, {})[change.page_id] = mapping
-        body = kinds.get(change.kind).create_body(change.to_clockify,
-                                                  change.parent_clockify_id)
+        spec = kinds.get(change.kind)
+        body = spec.create_body(change.to_clockify, change.parent_clockify_id)
         try:
-            entity = self._post(change, body)
+            entity = spec.create(self.clockify, body, change.parent_clockify_id)
         except OutcomeUnknown:
             raise  # keep the "creating" intent: the next run reads back
         except ApiError:
@@ -164,11 +184,9 @@ class Applier:
         self.recorder.count(change.kind, "created")
         self.recorder.record(change, Outcome.APPLIED, mapping=mapping)
         self.write_back.write(change, mapping)
+        return Applied(Outcome.APPLIED, result.id)
 
-    def _post(self, change: Change, body: dict) -> dict:
-        return kinds.get(change.kind).create(self.clockify, body, change.parent_clockify_id)
-
-    def _update(self, snapshot: Snapshot, change: Change) -> None:
+    def _update(self, snapshot: Snapshot, change: Change) -> Applied:
         mapping = self._mapping(change) or EntityMapping(
             kind=change.kind, notion_page_id=change.page_id)
         result = change.clockify
@@ -180,7 +198,14 @@ class Applier:
         if change.to_clockify or change.action == "link":
             self.recorder.count(change.kind, APPLIED_COUNT[change.action])
             self.recorder.record(change, Outcome.APPLIED, mapping=mapping)
-        self.write_back.confirm(mapping, change, self.write_back.write(change, mapping))
+        written = self.write_back.write(change, mapping)
+        self.write_back.confirm(mapping, change, written)
+        missing = set(change.to_notion) - written  # refused, failed or flagged on the way
+        if missing and not (change.to_clockify or change.action == "link"):
+            flagged = (change.page_id, "validation") in self.recorder.flagged
+            return Applied(Outcome.FLAGGED if flagged else Outcome.FAILED, result.id,
+                           "Not written to Notion: " + ", ".join(sorted(missing)))
+        return Applied(Outcome.APPLIED, result.id)
 
     def _put(self, change: Change) -> ClockifyRecord:
         entity = change.clockify

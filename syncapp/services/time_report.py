@@ -146,6 +146,25 @@ def build(start: date, end: date) -> Report:
                          | {r["project_id"] for r in running_rows})
     tasks = _mappings(Kind.TASK, {g["task_id"] for g in groups})
 
+    by_client, by_project, by_task = _by_work(groups, projects, tasks, report.total)
+    report.clients = _ordered(by_client.values())
+    report.projects = _ordered(by_project.values())
+    report.tasks = _ordered(by_task.values())
+    report.people = _ordered(_by_person(people).values())
+    for timer in running_rows:
+        project = projects.get(timer["project_id"])
+        timer["project_name"] = _name(project, timer["project_id"], NO_PROJECT)
+        timer["person"] = timer["raw__user__name"] or timer["user_id"]
+    report.running = running_rows
+    return report
+
+
+def _ordered(rows) -> list[Row]:
+    return sorted(rows, key=lambda r: (-r.seconds, r.name.casefold(), r.key))
+
+
+def _by_work(groups: list[dict], projects: dict, tasks: dict, total: Row) -> tuple[dict, ...]:
+    """Rows per client, project and task from (project, task, billable) sums."""
     by_client: dict[str, Row] = {}
     by_project: dict[str, Row] = {}
     by_task: dict[tuple[str, str], Row] = {}
@@ -172,9 +191,12 @@ def build(start: date, end: date) -> Report:
                 task=task_name, project_key=project_id,
                 notion_page_id=task.notion_page_id if task else "")
         for row in (by_client[client_key], by_project[project_id],
-                    by_task[project_id, task_id], report.total):
+                    by_task[project_id, task_id], total):
             row.add(billable, seconds)
+    return by_client, by_project, by_task
 
+
+def _by_person(people: list[dict]) -> dict[str, Row]:
     by_person: dict[str, Row] = {}
     for group in people:
         user_id = group["user_id"]
@@ -182,20 +204,7 @@ def build(start: date, end: date) -> Report:
             name = group["user_name"] or user_id or "(unknown person)"
             by_person[user_id] = Row("person", user_id, name, person=name)
         by_person[user_id].add(group["billable"], int(group["seconds"] or 0))
-
-    def ordered(rows) -> list[Row]:
-        return sorted(rows, key=lambda r: (-r.seconds, r.name.casefold(), r.key))
-
-    report.clients = ordered(by_client.values())
-    report.projects = ordered(by_project.values())
-    report.tasks = ordered(by_task.values())
-    report.people = ordered(by_person.values())
-    for timer in running_rows:
-        project = projects.get(timer["project_id"])
-        timer["project_name"] = _name(project, timer["project_id"], NO_PROJECT)
-        timer["person"] = timer["raw__user__name"] or timer["user_id"]
-    report.running = running_rows
-    return report
+    return by_person
 
 
 def _name(mapping: EntityMapping | None, clockify_id: str, missing: str) -> str:
