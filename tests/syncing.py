@@ -85,3 +85,21 @@ def conflict_on_name(box, synced: dict) -> PendingChange:
     box.clockify.update_project(cid(synced["project"]), name="Site (Clockify)")
     sync()
     return PendingChange.objects.get(status=ReviewStatus.PENDING, reason="conflict")
+
+
+def held_mass_trash(box, n: int = 6) -> tuple[list[str], object]:
+    """Trash all n tasks of a synced project in Notion: the next sync is held for review.
+    Returns the task pages and the held run."""
+    from syncapp.models import RunStatus
+
+    project = box.notion.create_page(SOURCES["project"], {"Name": "Big",
+                                                          "Status": "In progress"})
+    tasks = [box.notion.create_page(SOURCES["task"], {"Name": f"T{i:02d}",
+                                                      "Project": [project]})
+             for i in range(n)]
+    sync()
+    for task in tasks:
+        box.notion.trash_page(task)
+    held = sync()
+    assert held.status == RunStatus.HELD
+    return tasks, held

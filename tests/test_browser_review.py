@@ -20,7 +20,7 @@ import pytest
 from syncapp.models import EntityMapping, PendingChange, ReviewStatus, RunStatus, SyncRun
 from syncapp.sandbox import ids
 from tests.dashboard import STAFF_PASSWORD, fresh_cache, work_off  # noqa: F401
-from tests.syncing import cid, clockify_entity, conflict_on_name, sync
+from tests.syncing import cid, clockify_entity, conflict_on_name, held_mass_trash, sync
 from tests.test_browser import browser, page_wait, readers_never_lock  # noqa: F401
 
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
@@ -200,20 +200,10 @@ def test_retry_a_validation_item_after_fixing_the_name_in_notion(console, sandbo
 
 
 # -- a held run ----------
-def held_run(sandbox, n: int = 6):
-    project = sandbox.notion.create_page(P, {"Name": "Big", "Status": "In progress"})
-    tasks = [sandbox.notion.create_page(T, {"Name": f"T{i:02d}", "Project": [project]})
-             for i in range(n)]
-    sync()
-    for task in tasks:
-        sandbox.notion.trash_page(task)
-    run = sync()
-    assert run.status == RunStatus.HELD
-    return tasks, run
 
 
 def test_approve_all_of_a_held_run_archives_and_releases_the_hold(console, sandbox):
-    tasks, run = held_run(sandbox)
+    tasks, run = held_mass_trash(sandbox)
     console.log_in()
     console.open_console(expected=6)
     group = console.by(f"tr.group[data-run='{run.pk}']")
@@ -229,7 +219,7 @@ def test_approve_all_of_a_held_run_archives_and_releases_the_hold(console, sandb
 
 
 def test_reject_all_of_a_held_run_archives_nothing_and_releases_the_hold(console, sandbox):
-    tasks, run = held_run(sandbox)
+    tasks, run = held_mass_trash(sandbox)
     console.log_in()
     console.open_console(expected=6)
     console.by(f"tr.group[data-run='{run.pk}'] button.reject-all").click()
@@ -243,7 +233,7 @@ def test_reject_all_of_a_held_run_archives_nothing_and_releases_the_hold(console
 
 
 def test_item_by_item_the_last_decision_releases_the_hold(console, sandbox):
-    tasks, run = held_run(sandbox, n=5)
+    tasks, run = held_mass_trash(sandbox, n=5)
     console.log_in()
     console.open_console(expected=5)
     console.by(f"tr.group[data-run='{run.pk}'] a[href$='?run={run.pk}']").click()
@@ -261,7 +251,7 @@ def test_item_by_item_the_last_decision_releases_the_hold(console, sandbox):
 
 
 def test_a_stale_item_is_resolved_by_a_later_run(console, live_server, sandbox):
-    tasks, run = held_run(sandbox)
+    tasks, run = held_mass_trash(sandbox)
     for task in tasks:
         sandbox.notion.restore_page(task)  # restored by hand in Notion
     later = sync()

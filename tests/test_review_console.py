@@ -29,7 +29,7 @@ from syncapp.sandbox import ids
 from syncapp.services import review
 from syncapp.services.review_apply import apply_pending
 from tests.dashboard import fresh_cache, staff  # noqa: F401
-from tests.syncing import cid, clockify_entity, conflict_on_name, sync
+from tests.syncing import cid, clockify_entity, conflict_on_name, held_mass_trash, sync
 
 pytestmark = pytest.mark.django_db
 C, P, T = ids.CLIENTS_DATA_SOURCE_ID, ids.PROJECTS_DATA_SOURCE_ID, ids.TASKS_DATA_SOURCE_ID
@@ -229,20 +229,10 @@ def test_admin_decision_buttons_submit_the_change_form_itself(staff_client, sand
 
 
 # -- stale items, superseded approvals, held runs ----------------------------------------------
-def mass_trash(sandbox, n=6):
-    project = sandbox.notion.create_page(P, {"Name": "Big", "Status": "In progress"})
-    tasks = [sandbox.notion.create_page(T, {"Name": f"T{i:02d}", "Project": [project]})
-             for i in range(n)]
-    sync()
-    for task in tasks:
-        sandbox.notion.trash_page(task)
-    held = sync()
-    assert held.status == RunStatus.HELD
-    return tasks, held
 
 
 def test_restored_pages_resolve_their_mass_change_items(sandbox):
-    tasks, held = mass_trash(sandbox)
+    tasks, held = held_mass_trash(sandbox)
     for task in tasks:
         sandbox.notion.restore_page(task)
     later = sync()
@@ -285,7 +275,7 @@ def test_a_superseded_approval_is_a_succeeded_run_with_the_note(sandbox, synced,
 
 
 def test_rejecting_a_held_run_releases_it_and_later_runs_are_not_held(staff_client, sandbox):
-    tasks, held = mass_trash(sandbox)
+    tasks, held = held_mass_trash(sandbox)
     answer = staff_client.post(reverse("review-decide-run", args=[held.pk]),
                                {"decision": "reject"}, follow=True)
     assert f"Run #{held.pk}: 6 items rejected. The hold is released." \
@@ -300,12 +290,12 @@ def test_rejecting_a_held_run_releases_it_and_later_runs_are_not_held(staff_clie
 
 
 def test_a_held_run_stays_held_while_items_wait(sandbox):
-    mass_trash(sandbox)
+    held_mass_trash(sandbox)
     assert sync().status == RunStatus.HELD
 
 
 def test_a_dry_run_of_a_mass_change_reports_held_and_resolves_nothing(sandbox):
-    mass_trash(sandbox)
+    held_mass_trash(sandbox)
     from syncapp.services.sync import SyncOptions, run_sync
 
     assert run_sync(SyncOptions(dry_run=True)).status == RunStatus.HELD
