@@ -59,6 +59,11 @@ READABLE: dict[str, Readable] = {
 }
 READABLE_TYPES: dict[str, frozenset[str]] = {key: r.types for key, r in READABLE.items()}
 
+# The selective-sync filter: a checkbox that must be ticked, or a status/select whose value
+# must be one of a chosen set (engine/records.py SyncFilter). Not a synced field.
+FILTER = Readable(frozenset({"checkbox", "status", "select"}), "Checkbox, Status or Select",
+                  "chooses which pages are synced")
+
 COLOR_NAMES = {
     "default": "#9e9e9e", "gray": "#9e9e9e", "brown": "#795548", "orange": "#ff9800",
     "yellow": "#ffc107", "green": "#4caf50", "blue": "#2196f3", "purple": "#9c27b0",

@@ -46,6 +46,7 @@ class Parents:
     failed: dict[str, str] = field(default_factory=dict)  # Notion page → why it failed
     to_mapping: dict[str, int] = field(default_factory=dict)  # Notion page → mapping row id
     skipped: set[str] = field(default_factory=set)  # closed parents, deliberately not created
+    excluded: set[str] = field(default_factory=set)  # parents outside their sync filter
 
     def clockify_parent(self, page_id: str | None) -> str | None:
         return self.to_clockify.get(page_id) if page_id else None
@@ -140,6 +141,8 @@ def plan(snapshot: Snapshot) -> list[Change]:
 
 def _plan_record(snapshot: Snapshot, record: NotionRecord, claimed: set[str]) -> Change | None:
     known = snapshot.known.get(record.page_id)
+    if record.excluded and not record.trashed:  # a trashed page is archived as trashed
+        return _left_filter(snapshot, record, known)
     if record.errors:  # a malformed page changes nothing on either side
         return Change(kind=snapshot.kind, action="skip", page_id=record.page_id,
                       clockify_id=known.clockify_id if known else None, name=record.name,
@@ -166,6 +169,23 @@ def _plan_record(snapshot: Snapshot, record: NotionRecord, claimed: set[str]) ->
                       name=record.name, notion=record, verdict="skip", reason="closed",
                       error="Closed in Notion and not in Clockify: nothing to create.")
     return _match_by_name(snapshot, record, known, claimed)
+
+
+def _left_filter(snapshot: Snapshot, record: NotionRecord, known: Known | None) -> Change | None:
+    """A page outside the sync filter is not synced: never created, linked or reviewed. One
+    that was synced is archived once, like a close in Notion (the same policy, review and
+    mass-change rules), never deleted; after that it is left alone until it is back inside."""
+    if not known or not known.clockify_id or known.baseline.get("notion", {}).get("_excluded"):
+        return None
+    entity = snapshot.clockify.get(known.clockify_id)
+    if entity is None or entity.fields.get("closed"):
+        return None
+    change = Change(kind=snapshot.kind, action="update", page_id=record.page_id,
+                    clockify_id=entity.id, name=record.name, notion=record, clockify=entity,
+                    known=known, reason="left_filter")
+    _to_clockify(change, "closed", True, False, "left the sync filter")
+    _name_action(snapshot, change)
+    return change
 
 
 def _candidates(snapshot: Snapshot, record: NotionRecord, claimed: set[str], loose: bool):
@@ -207,6 +227,8 @@ def _parent_problem(snapshot: Snapshot, record: NotionRecord) -> tuple[str, str]
             return "no_parent", (f"The {spec.name} has no {spec.parent} in Notion; Clockify "
                                  f"{spec.name}s need one.")
         return None
+    if parent in snapshot.parents.excluded:
+        return "parent_excluded", "Its parent is outside the sync filter, so it is not synced."
     if parent in snapshot.parents.skipped:
         return "parent_skipped", "Its parent is closed in Notion and not in Clockify."
     if parent in snapshot.parents.failed:
@@ -241,7 +263,8 @@ def _create(snapshot: Snapshot, record: NotionRecord, known: Known | None, *, re
         return change
     parent_issue = _parent_problem(snapshot, record)
     if parent_issue:
-        change.verdict = "skip" if parent_issue[0] in {"no_parent", "parent_skipped"} else "fail"
+        change.verdict = "skip" if parent_issue[0] in {"no_parent", "parent_skipped",
+                                                       "parent_excluded"} else "fail"
         change.reason, change.error = parent_issue
         return change
     change.parent_clockify_id = snapshot.parents.clockify_parent(record.fields.get("parent"))

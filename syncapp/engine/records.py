@@ -7,7 +7,44 @@ from typing import Any
 
 from syncapp.clients.notion_values import is_trashed, read_property, title_property
 from syncapp.engine import kinds
-from syncapp.engine.fields import READABLE_TYPES, color_to_hex, normalise_text, round_hours
+from syncapp.engine.fields import (
+    FILTER,
+    READABLE_TYPES,
+    color_to_hex,
+    normalise_text,
+    round_hours,
+)
+
+
+@dataclass(frozen=True)
+class SyncFilter:
+    """Selective sync: which pages of a database are synced.
+
+    A checkbox that must be ticked (no values), or a status/select property whose value must
+    be one of `values`. Evaluated on the pages read (never as a Notion query filter), so a page
+    edited out of the filter is still read, by a poll too, and closed like any other close.
+    """
+
+    property: str
+    values: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> SyncFilter | None:
+        """The stored form ({"property": ..., "values": [...]}; {} = no filter)."""
+        if not isinstance(data, dict) or not isinstance(data.get("property"), str) \
+                or not data["property"]:
+            return None
+        values = data.get("values") or []
+        return cls(data["property"], tuple(str(v) for v in values if isinstance(v, str)))
+
+    def to_json(self) -> dict:
+        return {"property": self.property, "values": list(self.values)} if self.values \
+            else {"property": self.property}
+
+    def describe(self) -> str:
+        if self.values:
+            return f"“{self.property}” is one of: {', '.join(self.values)}"
+        return f"“{self.property}” is ticked"
 
 
 @dataclass
@@ -17,6 +54,7 @@ class MappingConfig:
     kind: str
     properties: dict[str, str]
     closed_values: list[str] = field(default_factory=list)
+    sync_filter: SyncFilter | None = None
 
     @property
     def mapped(self) -> set[str]:
@@ -31,6 +69,8 @@ class NotionRecord:
     clockify_id: str | None = None
     last_edited: str | None = None
     trashed: bool = False
+    # Outside the database's sync filter: never created; once synced, closed like a close.
+    excluded: bool = False
     status_name: str | None = None
     closed_type: str = "checkbox"
     props: dict[str, tuple[str, str]] = field(default_factory=dict)  # field → (name, type)
@@ -83,11 +123,33 @@ def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
         if prop is not None:
             record.props[key] = (prop_name, prop.get("type", ""))
             usable[key] = prop
+    _apply_filter(config, record, props)
     try:
         _read_fields(config, record, usable)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         record.errors.append(f"A property value could not be read ({exc}).")
     return record
+
+
+def _apply_filter(config: MappingConfig, record: NotionRecord, props: dict) -> None:
+    """Mark a page outside the sync filter; a filter that cannot be read is an error (the
+    page changes nothing), never a reason to close everything."""
+    rule = config.sync_filter
+    if rule is None:
+        return
+    prop = props.get(rule.property)
+    if prop is None:
+        record.errors.append(f"The page has no “{rule.property}” property (the sync filter); "
+                             "fix the filter in the mapping editor or add the property in "
+                             "Notion.")
+        return
+    kind = prop.get("type", "")
+    if kind not in FILTER.types:
+        record.errors.append(f"“{rule.property}” is a {kind} property, but the sync filter "
+                             f"needs a {FILTER.words}. Fix the filter in the mapping editor.")
+        return
+    value = read_property(prop)
+    record.excluded = not (bool(value) if kind == "checkbox" else value in rule.values)
 
 
 # Fields a database may simply not have: their property missing means "not synced".
@@ -117,7 +179,8 @@ def _checked(record: NotionRecord, key: str, prop_name: str, props: dict) -> dic
 
 def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, dict]) -> None:
     closed, record.status_name = _closed(config, usable.get("closed"))
-    record.fields["closed"] = closed or record.trashed
+    # Leaving the filter reads as a close: archived through the same policy and review rules.
+    record.fields["closed"] = closed or record.trashed or record.excluded
     if "closed" in usable:
         record.closed_type = usable["closed"].get("type", "checkbox")
     if "parent" in usable:

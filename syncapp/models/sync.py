@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from syncapp.engine import kinds
+from syncapp.engine.records import MappingConfig, SyncFilter
 
 
 class Kind(models.TextChoices):
@@ -46,6 +47,18 @@ class DatabaseMapping(models.Model):
             "DONE for tasks). Ignored when the closed property is a checkbox."
         ),
     )
+    sync_filter = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "Selective sync: only pages inside this filter are synced. "
+            '{"property": "Sync to Clockify"} (a checkbox that must be ticked) or '
+            '{"property": "Status", "values": ["In progress", "Planned"]} (a status or select '
+            "with one of these values). {} syncs every page. A synced page that leaves the "
+            "filter is archived in Clockify like a close, never deleted. Easiest set in the "
+            "mapping editor, which offers only the database's real properties and options."
+        ),
+    )
     data_source_ids = models.JSONField(
         default=list,
         blank=True,
@@ -75,6 +88,33 @@ class DatabaseMapping(models.Model):
         if blank:
             raise ValidationError({"properties": f"Give a Notion property name for: "
                                                  f"{', '.join(blank)}."})
+        self._clean_filter()
+
+    def _clean_filter(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        data = self.sync_filter
+        if data in ({}, None):
+            self.sync_filter = {}
+            return
+        values = data.get("values", []) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or set(data) - {"property", "values"} \
+                or not isinstance(data.get("property"), str) or not data["property"] \
+                or not isinstance(values, list) \
+                or not all(isinstance(v, str) and v for v in values):
+            raise ValidationError({"sync_filter": 'Either {} (sync every page), '
+                                   '{"property": "<checkbox name>"} or {"property": "<status '
+                                   'or select name>", "values": ["<option>", ...]}.'})
+
+    @property
+    def filter_rule(self) -> SyncFilter | None:
+        """The selective-sync filter as the engine reads it (None: every page is synced)."""
+        return SyncFilter.from_json(self.sync_filter)
+
+    def config(self) -> MappingConfig:
+        """The mapping as plain values for the engine (what a sync reads)."""
+        return MappingConfig(self.kind, dict(self.properties or {}), self.closed_value_list,
+                             self.filter_rule)
 
     @property
     def closed_value_list(self) -> list[str]:

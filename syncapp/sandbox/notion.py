@@ -155,6 +155,17 @@ class NotionEmulator(Emulator):
         with self.lock:
             self._pages[_known(page_id)]["in_trash"] = False
 
+    def add_property(self, data_source_id: str, name: str, spec: Any) -> None:
+        """Add a property to the schema ("checkbox", ("select", [options]) ...), as a person
+        editing the database would; existing pages get its empty value."""
+        with self.lock:
+            source = self._sources[_known(data_source_id)]
+            used = {prop["id"] for prop in source["properties"].values()}
+            prop = build_property(name, spec, self._new_property_id(used), self._new_uuid)
+            source["properties"][name] = prop
+            for page_id in self._rows[source["id"]]:
+                self._pages[page_id]["values"][prop["id"]] = default_value(prop)
+
     def remove_option(self, data_source_id: str, property_name: str, option_name: str) -> None:
         """Delete a select/status option from the schema, as a person editing it would."""
         with self.lock:

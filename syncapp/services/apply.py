@@ -238,6 +238,8 @@ class Applier:
             clockify_after[name] = old.get("clockify", {}).get(name)
         notion_after["_status"] = change.notion.status_name
         notion_after["_trashed"] = change.notion.trashed
+        if change.notion.excluded:  # archived for leaving the sync filter: left alone now
+            notion_after["_excluded"] = True
         mapping.clockify_id = result.id
         mapping.name = change.name[:2000]
         mapping.baseline = {"notion": notion_after, "clockify": clockify_after}

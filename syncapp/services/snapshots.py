@@ -17,6 +17,7 @@ from syncapp.engine.records import (
     clockify_record,
     notion_record,
 )
+from syncapp.models import EntityMapping
 
 # Notion stamps last_edited_time to the minute: read a minute back, dedupe by page id.
 INCREMENTAL_OVERLAP = timedelta(minutes=1)
@@ -87,3 +88,16 @@ def clockify_one(client: ClockifyClient, kind: str, clockify_id: str,
     except NotFound:
         return None
     return clockify_record(kind, entity)
+
+
+def excluded_pages(config: MappingConfig, records: dict[str, NotionRecord]) -> set[str]:
+    """Pages of a kind outside its sync filter: the ones read this run, and (for a poll that
+    did not read them) the synced ones archived for leaving it. Their children are not
+    created."""
+    if config.sync_filter is None:
+        return set()
+    found = {page_id for page_id, record in records.items() if record.excluded}
+    archived = set(EntityMapping.objects.filter(kind=config.kind,
+                                                baseline__notion___excluded=True)
+                   .values_list("notion_page_id", flat=True))
+    return found | (archived - set(records))  # a page read this run says it itself

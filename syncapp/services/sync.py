@@ -31,7 +31,7 @@ from syncapp.engine.plan import (
     plan,
 )
 from syncapp.engine.policy import Policy
-from syncapp.engine.records import ClockifyRecord, MappingConfig, NotionRecord
+from syncapp.engine.records import ClockifyRecord, NotionRecord
 from syncapp.models import (
     KIND_ORDER,
     DatabaseMapping,
@@ -238,8 +238,7 @@ class SyncSession(ReadingBothSides):
         # Read once per run from the settings: a sync profile will pass its own one day.
         self.database_ids = kinds.database_ids(settings)
         self.db_mappings = {kind: DatabaseMapping.for_kind(kind) for kind in KIND_ORDER}
-        self.configs = {kind: MappingConfig(kind, dict(m.properties), m.closed_value_list)
-                        for kind, m in self.db_mappings.items()}
+        self.configs = {kind: m.config() for kind, m in self.db_mappings.items()}
         self.applier = Applier(notion, clockify, run, self.configs, dry_run=options.dry_run,
                                database_ids=self.database_ids)
         self.errors: list[str] = []
@@ -372,6 +371,8 @@ class SyncSession(ReadingBothSides):
                           skipped=set(self.applier.skipped_pages))
         if parent_kind is None:
             return parents
+        parents.excluded = snapshots.excluded_pages(
+            self.configs[parent_kind], self.notion_records.get(parent_kind, {}))
         parents.to_clockify.update(self.applier.planned_pages)
         for m in EntityMapping.objects.filter(kind=parent_kind).only(
                 "id", "notion_page_id", "clockify_id"):
