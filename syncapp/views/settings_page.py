@@ -104,6 +104,7 @@ def field_mapping() -> list[dict]:
             "properties": sorted((mapping.properties if mapping else default_properties(kind))
                                  .items()),
             "closed_values": mapping.closed_values if mapping else DEFAULT_CLOSED_VALUES[kind],
+            "sync_filter": mapping.filter_rule if mapping else None,
         })
     return rows
 
