@@ -177,3 +177,13 @@ def test_linked_from_the_mappings_and_settings_pages_and_the_admin(sandbox, staf
     mapping = DatabaseMapping.objects.get(kind="task")
     html = admin_client.get(f"/admin/syncapp/databasemapping/{mapping.pk}/change/").content
     assert b'href="/mappings/edit/task/"' in html
+
+
+def test_check_configuration_reports_a_filter_notion_cannot_answer(sandbox, staff_client):
+    sync()
+    DatabaseMapping.objects.filter(kind="project").update(
+        sync_filter={"property": "Status", "values": ["Someday"]})
+    html = staff_client.post("/settings/check/").content.decode()
+    assert "Sync filter: “Someday” is not an option of “Status”." in html
+    assert "Pick among its options: Not started, In progress, Done, Obsolete, Archived." in html
+    assert "Change it in the mapping editor" in html

@@ -108,7 +108,7 @@ def validate(kind: str, schema: dict[str, dict], proposal: Proposal,
     if chosen.get("closed") in schema and not any(p.field == "closed" for p in problems):
         problems += _closed_values(kind, schema[chosen["closed"]], proposal.closed_values)
     if proposal.sync_filter is not None:
-        problems += _filter_problems(schema, proposal.sync_filter)
+        problems += filter_problems(schema, proposal.sync_filter)
     return problems
 
 
@@ -186,7 +186,8 @@ def _closed_values(kind: str, prop: dict, values: list[str]) -> list[Problem]:
     return []
 
 
-def _filter_problems(schema: dict[str, dict], rule: SyncFilter) -> list[Problem]:
+def filter_problems(schema: dict[str, dict], rule: SyncFilter) -> list[Problem]:
+    """The sync filter against the schema (the editor and Check configuration both ask)."""
     prop = schema.get(rule.property)
     if prop is None:
         return [Problem("filter", f"The database has no property “{rule.property}” for the "

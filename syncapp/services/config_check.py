@@ -30,7 +30,7 @@ from syncapp.clients.errors import ApiError, AuthError, NetworkError, NotFound
 from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import title_property
-from syncapp.engine import kinds
+from syncapp.engine import kinds, mapping_rules
 from syncapp.engine.fields import READABLE
 from syncapp.models import (
     DEFAULT_CLOSED_VALUES,
@@ -228,6 +228,7 @@ def _check_database(result: CheckResult, area: str, kind: str, schema: dict,
             _check_closed(result, area, label, prop_name, prop, mapping)
         if key == "parent":
             _check_relation(result, area, kind, prop_name, prop, notion)
+    _check_filter(result, area, schema, mapping)
     if len(result.findings) == before:
         result.add(area, OK, f"The {label} database has every mapped property, "
                              "with the right types.")
@@ -273,6 +274,17 @@ def _check_relation(result: CheckResult, area: str, kind: str, prop_name: str, p
                    f"{parent_label} database.",
                    f"Point the relation at the {parent_label} database in Notion, or map "
                    f'"parent" to the property that does.')
+
+
+def _check_filter(result: CheckResult, area: str, schema: dict,
+                  mapping: DatabaseMapping) -> None:
+    """Selective sync: a filter Notion cannot answer would fail every page of the database."""
+    rule = mapping.filter_rule
+    if rule is None:
+        return
+    for problem in mapping_rules.filter_problems(schema, rule):
+        result.add(area, ERROR, f"Sync filter: {problem.message}",
+                   f"{problem.fix} Change it in the mapping editor (Mappings).")
 
 
 # -- Clockify -------------------------------------------------------------------------------------
