@@ -187,3 +187,15 @@ def test_check_configuration_reports_a_filter_notion_cannot_answer(sandbox, staf
     assert "Sync filter: “Someday” is not an option of “Status”." in html
     assert "Pick among its options: Not started, In progress, Done, Obsolete, Archived." in html
     assert "Change it in the mapping editor" in html
+
+
+def test_the_rules_name_a_field_the_kind_does_not_have():
+    from syncapp.engine import mapping_rules
+
+    schema = {"Name": {"type": "title"}, "Archived": {"type": "checkbox"}}
+    problems = mapping_rules.validate(
+        "client", schema, mapping_rules.Proposal({"closed": "Archived", "parent": "Owner"}))
+    assert [(p.field, p.message) for p in problems] == [
+        ("parent", "“parent” is not a field the sync knows for a client.")]
+    assert mapping_rules.validate("client", schema,
+                                  mapping_rules.Proposal({"closed": "Archived"})) == []

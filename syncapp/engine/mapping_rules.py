@@ -102,8 +102,8 @@ def validate(kind: str, schema: dict[str, dict], proposal: Proposal,
             problems.append(problem)
         elif key == "parent" and parent_targets is not None:
             problems += _relation_problem(kind, name, schema[name], parent_targets)
-    problems += [Problem(k, f"“{v}” is not a field the sync knows.", "Leave it out.")
-                 for k, v in chosen.items() if k not in editable_fields(kind)]
+    problems += [Problem(k, f"“{k}” is not a field the sync knows for a {kind}.",
+                         "Leave it out.") for k in chosen if k not in editable_fields(kind)]
     problems += _shared(kind, chosen)
     if chosen.get("closed") in schema and not any(p.field == "closed" for p in problems):
         problems += _closed_values(kind, schema[chosen["closed"]], proposal.closed_values)
