@@ -6,6 +6,7 @@ Through the real code paths: the emulators over `requests`, the ORM, the sync lo
 
 from __future__ import annotations
 
+# ruff: noqa: F811 - pytest fixtures imported by name
 import pytest
 
 from syncapp.models import (
@@ -20,6 +21,7 @@ from syncapp.models import (
 )
 from syncapp.services import review, runs, undo
 from syncapp.services.review_apply import apply_pending
+from tests.dashboard import staff, staff_client  # noqa: F401
 from tests.syncing import SOURCES, assert_mirror, cid, reset_calls, sync, writes
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +256,50 @@ def test_the_plan_lists_each_inverse_from_the_audit_trail(sandbox):
     assert plan[page["design"]].what == "reopen"
     kinds_in_order = [i.kind for i in undo.plan(run)]
     assert kinds_in_order == sorted(kinds_in_order, key=["client", "project", "task"].index)
+
+
+# -- the pages ------------------------------------------------------------------------------------
+def test_the_run_page_offers_undo_and_the_plan_page_lists_each_inverse(sandbox, staff_client):
+    page = seed(sandbox)
+    run = the_run(sandbox, page)
+    detail = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert 'id="undo-run"' in detail and f'action="/runs/{run.pk}/undo/"' in detail
+    response = staff_client.post(f"/runs/{run.pk}/undo/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "nothing has been written yet" in html
+    assert "in Clockify and in Notion" in html
+    for what in ("rename back", "unarchive", "archive what the run created", "reopen"):
+        assert f'data-what="{what}"' in html
+    assert "<code>Acme Corp</code> → <code>Acme</code>" in html
+    assert SyncRun.objects.count() == 2  # the plan wrote nothing, queued nothing
+
+    answer = staff_client.post(f"/runs/{run.pk}/undo/confirm/")
+    new = SyncRun.objects.get(undo_of=run)
+    assert answer.status_code == 302 and answer["Location"] == f"/runs/{new.pk}/"
+    assert new.status == RunStatus.QUEUED and new.triggered_by == "manager (dashboard)"
+    html = staff_client.get(f"/runs/{new.pk}/").content.decode()
+    assert f'This run undoes <a href="/runs/{run.pk}/">run #{run.pk}</a>' in html
+    html = staff_client.get(f"/runs/{run.pk}/").content.decode()
+    assert f'Undone by <a href="/runs/{new.pk}/">run #{new.pk}</a>' in html
+    assert 'id="undo-run"' not in html
+    # A second press is refused with the reason, and queues nothing.
+    again = staff_client.post(f"/runs/{run.pk}/undo/confirm/", follow=True)
+    assert f"already undone by run #{new.pk}" in again.content.decode()
+    assert SyncRun.objects.filter(undo_of=run).count() == 1
+    assert staff_client.post(f"/runs/{run.pk}/undo/").status_code == 409
+
+
+def test_undo_pages_refuse_dry_runs_and_need_staff_and_post(sandbox, staff_client, client,
+                                                            django_user_model):
+    seed(sandbox)
+    dry = sync(dry_run=True)
+    html = staff_client.get(f"/runs/{dry.pk}/").content.decode()
+    assert 'id="undo-run"' not in html and "dry run wrote nothing" in html
+    refused = staff_client.post(f"/runs/{dry.pk}/undo/")
+    assert refused.status_code == 409 and "dry run wrote nothing" in refused.content.decode()
+    assert staff_client.get(f"/runs/{dry.pk}/undo/confirm/").status_code == 405
+    assert not SyncRun.objects.filter(undo_of=dry).exists()
+    plain = django_user_model.objects.create_user("plain", password="x-long-password-1")
+    client.force_login(plain)
+    assert client.post(f"/runs/{dry.pk}/undo/confirm/").status_code == 403
