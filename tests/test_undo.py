@@ -203,6 +203,19 @@ def test_an_undo_item_is_never_stale_and_its_approval_checks_both_sides_again(sa
     assert sandbox.notion.values(page["acme"])["Name"] == "Acme Corp"
 
 
+def test_a_page_trashed_since_the_run_is_not_written_to(sandbox):
+    page = seed(sandbox)
+    sandbox.notion.update_page(page["acme"], {"Name": "Acme Corp"})
+    run = sync()
+    sandbox.notion.trash_page(page["acme"])
+    done = undo_now(run)
+    assert done.status == RunStatus.PARTIAL
+    failed = done.changes.get(outcome=Outcome.FAILED)
+    assert "moved to the trash since this run" in failed.error
+    assert sandbox.clockify.client(cid(page["acme"]))["name"] == "Acme Corp"
+    assert sandbox.notion.values(page["acme"])["Name"] == "Acme Corp"
+
+
 def test_undo_is_refused_for_dry_runs_undos_runs_already_undone_and_runs_that_applied_nothing(
         sandbox):
     page = seed(sandbox)

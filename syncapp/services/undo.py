@@ -274,6 +274,12 @@ def _undo_one(session: SyncSession, snapshot: Snapshot, inverse: Inverse, undone
                               "nothing was undone for this record.")
         return
     change.name = record.name or inverse.name
+    if record.trashed and "closed" not in inverse.fields:  # a trashed page takes no edit
+        recorder.count(inverse.kind, "failed")
+        recorder.record(change, Outcome.FAILED, mapping=mapping, fields={},
+                        error="The Notion page was moved to the trash since this run: nothing "
+                              "was undone for it. Restore it in Notion and set it back by hand.")
+        return
     now_n, now_c = record.fields, canonical_clockify(snapshot, entity)
     drifted = _drifted(inverse, now_n, now_c)
     if drifted:
