@@ -316,3 +316,41 @@ def test_undo_pages_refuse_dry_runs_and_need_staff_and_post(sandbox, staff_clien
     plain = django_user_model.objects.create_user("plain", password="x-long-password-1")
     client.force_login(plain)
     assert client.post(f"/runs/{dry.pk}/undo/confirm/").status_code == 403
+
+
+def test_confirming_an_undo_needs_the_csrf_token(sandbox, staff):
+    from django.test import Client
+
+    page = seed(sandbox)
+    sandbox.notion.update_page(page["acme"], {"Name": "Acme Corp"})
+    run = sync()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(staff)
+    assert browser.post(f"/runs/{run.pk}/undo/confirm/").status_code == 403
+    assert browser.post(f"/runs/{run.pk}/undo/").status_code == 403
+    assert not SyncRun.objects.filter(undo_of=run).exists()
+    browser.get(f"/runs/{run.pk}/")
+    token = browser.cookies["csrftoken"].value
+    answer = browser.post(f"/runs/{run.pk}/undo/confirm/", {"csrfmiddlewaretoken": token})
+    assert answer.status_code == 302
+    assert SyncRun.objects.filter(undo_of=run, status=RunStatus.QUEUED).count() == 1
+
+
+def test_the_undo_waits_for_the_sync_lock_and_no_sync_is_merged_into_it(sandbox):
+    page = seed(sandbox)
+    sandbox.notion.update_page(page["acme"], {"Name": "Acme Corp"})
+    run = sync()
+    queued = undo.request_undo(run, "tester")
+    assert runs.claim("another-sync")  # a live sync holds the lock
+    assert runs.execute_run(queued.pk).startswith("busy")
+    queued.refresh_from_db()
+    assert queued.status == RunStatus.QUEUED
+    assert sandbox.clockify.client(cid(page["acme"]))["name"] == "Acme Corp"
+    # A trigger meanwhile queues a sync of its own, never merged into the undo.
+    poll = runs.request_sync(trigger=Trigger.POLL, mode="incremental")
+    assert poll.pk != queued.pk and poll.undo_of is None
+    queued.refresh_from_db()
+    assert queued.coalesced == 0 and queued.page_ids == []
+    runs.release("another-sync")
+    assert runs.execute_run(queued.pk) == f"run {queued.pk}: succeeded"
+    assert sandbox.clockify.client(cid(page["acme"]))["name"] == "Acme"
