@@ -354,3 +354,15 @@ def test_the_undo_waits_for_the_sync_lock_and_no_sync_is_merged_into_it(sandbox)
     runs.release("another-sync")
     assert runs.execute_run(queued.pk) == f"run {queued.pk}: succeeded"
     assert sandbox.clockify.client(cid(page["acme"]))["name"] == "Acme"
+
+
+def test_a_run_that_only_linked_records_has_nothing_to_undo(sandbox, staff_client):
+    sandbox.clockify.create_client("Beta")
+    sandbox.notion.create_page(SOURCES["client"], {"Name": "Beta"})
+    run = sync()
+    assert list(run.changes.values_list("action", "outcome")) == [("link", "applied")]
+    with pytest.raises(undo.NotUndoable, match="only linked records"):
+        undo.request_undo(run, "tester")
+    page = staff_client.post(f"/runs/{run.pk}/undo/")
+    assert page.status_code == 409 and "only linked records" in page.content.decode()
+    assert 'id="undo-confirm"' not in page.content.decode()

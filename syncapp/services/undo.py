@@ -64,6 +64,10 @@ BY_HAND = ("The task was moved to another project: Clockify cannot move a task, 
            "made a new one under the new project. Move it back in Notion; the next sync "
            "follows.")
 
+NOTHING_TO_UNDO = ("This run changed no value that can be set back: it only linked records "
+                   "(and wrote their Clockify ID into Notion), which the next sync would do "
+                   "again.")
+
 
 class NotUndoable(Exception):
     """The run cannot be undone (or is being undone): the message says why, for people."""
@@ -186,12 +190,15 @@ def request_undo(run: SyncRun, by: str) -> SyncRun:
     reason = why_not(run)
     if reason:
         raise NotUndoable(reason)
+    inverses = plan(run)
+    if not inverses:
+        raise NotUndoable(NOTHING_TO_UNDO)
     try:
         with transaction.atomic():
             undo = SyncRun.objects.create(
                 trigger=Trigger.UNDO, mode=Mode.INCREMENTAL, targeted=True,
                 status=RunStatus.QUEUED, undo_of=run, triggered_by=by[:200],
-                kinds=sorted({i.kind for i in plan(run)}, key=KIND_ORDER.index))
+                kinds=sorted({i.kind for i in inverses}, key=KIND_ORDER.index))
             transaction.on_commit(lambda: _enqueue(undo.pk))
     except IntegrityError:  # another click won the race (one undo per run, by constraint)
         raise NotUndoable(why_not(run) or "This run is being undone already.") from None

@@ -54,6 +54,7 @@ def undo_plan(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, pk=run_id)
     refused = undo.why_not(run)
     items = [] if refused else plan_items(run)
+    refused = refused or ("" if items else undo.NOTHING_TO_UNDO)
     return render(request, "syncapp/undo_plan.html", {
         "run": run, "refused": refused, "items": items,
         "by_hand": sum(1 for i in items if i["inverse"].by_hand),
