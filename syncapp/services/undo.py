@@ -177,10 +177,12 @@ def _take(inverse: Inverse, record: ChangeRecord) -> None:
             inverse.by_hand = BY_HAND
             continue
         earlier = inverse.fields.get(name)
-        before = earlier.target if earlier and earlier.write else entry.get("before")
         if earlier and not earlier.write:  # created by this run: the create's undo rules
             continue
-        inverse.fields[name] = FieldUndo(entry.get("after"), before,
+        if earlier:  # written twice in one run: back to the first value it replaced
+            earlier.after = entry.get("after")
+            continue
+        inverse.fields[name] = FieldUndo(entry.get("after"), entry.get("before"),
                                          status=entry.get("status_before"))
 
 
