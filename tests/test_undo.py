@@ -366,3 +366,29 @@ def test_a_run_that_only_linked_records_has_nothing_to_undo(sandbox, staff_clien
     page = staff_client.post(f"/runs/{run.pk}/undo/")
     assert page.status_code == 409 and "only linked records" in page.content.decode()
     assert 'id="undo-confirm"' not in page.content.decode()
+
+
+def test_the_review_console_explains_an_undo_item_and_decides_it(sandbox, staff, client):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="change_pendingchange"))
+    client.force_login(staff)
+    page = seed(sandbox)
+    sandbox.notion.update_page(page["acme"], {"Name": "Acme Corp"})
+    run = sync()
+    sandbox.notion.update_page(page["acme"], {"Name": "Acme Inc"})
+    done = undo_now(run)
+    item = PendingChange.objects.get(reason="undo")
+    html = client.get("/review/?reason=undo").content.decode()
+    assert "Undoing a run would overwrite a later change to the client “Acme Inc”" in html
+    assert f"Undo of run #{run.pk}: since that run, name changed" in html
+    assert "Approve: undo anyway" in html and "Reject" in html
+    assert f"/runs/{done.pk}/" in html or f"#{done.pk}" in html
+    answer = client.post(f"/review/{item.pk}/decide/", {"decision": "approve"},
+                         HTTP_ACCEPT="application/json")
+    assert answer.json()["status"] == "approved"
+    apply_pending(item.pk)  # what the django-q2 worker runs
+    item.refresh_from_db()
+    assert item.status == ReviewStatus.APPLIED, item.result
+    assert sandbox.notion.values(page["acme"])["Name"] == "Acme"
+    assert sandbox.clockify.client(cid(page["acme"]))["name"] == "Acme"

@@ -404,7 +404,7 @@ def _flag(session: SyncSession, change: Change, mapping: EntityMapping | None,
     print_ = _fingerprint(undone, inverse.kind, inverse.page_id, diff)
     listed = ", ".join(drifted)
     explanation = (f"Undo of run #{undone}: since that run, {listed} changed in Notion or "
-                   f"Clockify (the “last sync” column is what the run left). Nothing was "
+                   f"Clockify (the “Baseline” column is what the run left). Nothing was "
                    f"written. Approve to set both sides back to the values before run "
                    f"#{undone} anyway; reject to keep the later change.")
     PendingChange.objects.create(
