@@ -17,6 +17,7 @@ from syncapp.views import (
     runs,
     settings_page,
     time_report,
+    undo,
 )
 from syncapp.views.webhook_tokens import activate_notion_token
 
@@ -29,6 +30,8 @@ urlpatterns = [
     path("syncing/pause/", overview.pause_syncing, name="syncing-pause"),
     path("runs/", runs.run_list, name="run-list"),
     path("runs/<int:run_id>/", runs.run_detail, name="run-detail"),
+    path("runs/<int:run_id>/undo/", undo.undo_plan, name="run-undo"),
+    path("runs/<int:run_id>/undo/confirm/", undo.undo_confirm, name="run-undo-confirm"),
     path("runs/<int:run_id>/progress/", overview.run_progress, name="run-progress"),
     re_path(r"^runs/(?P<run_id>[0-9]+)/export\.(?P<fmt>csv|json)$", export.run_export,
             name="run-export"),

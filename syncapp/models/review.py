@@ -15,6 +15,7 @@ class Reason(models.TextChoices):
     DESTRUCTIVE = "destructive", "Archive needs review"
     MASS_CHANGE = "mass_change", "Mass change held"
     VALIDATION = "validation", "Clockify refuses the value"
+    UNDO = "undo", "Undo would overwrite a later change"
 
 
 class ReviewStatus(models.TextChoices):

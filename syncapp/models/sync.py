@@ -183,6 +183,7 @@ class Trigger(models.TextChoices):
     WEBHOOK = "webhook", "Webhook"
     COMMAND = "command", "Command"
     REVIEW = "review", "Review decision"
+    UNDO = "undo", "Undo of a run"
 
 
 class Mode(models.TextChoices):
@@ -239,6 +240,9 @@ class SyncRun(models.Model):
         null=True, blank=True,
         help_text="Start of the Notion read: the next incremental run reads from here.",
     )
+    undo_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undos",
+        help_text="The run this run undoes (services/undo.py); empty for every other run.")
 
     objects = SyncRunQuerySet.as_manager()
 
@@ -246,9 +250,15 @@ class SyncRun(models.Model):
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["status", "-started_at"])]
         constraints = [
-            # At most one queued real run: every further trigger is merged into it.
+            # At most one queued real run: every further trigger is merged into it. An undo
+            # waits apart: nothing may be merged into it.
             models.UniqueConstraint(fields=["status"], name="one_queued_run",
-                                    condition=models.Q(status="queued", dry_run=False)),
+                                    condition=models.Q(status="queued", dry_run=False,
+                                                       undo_of__isnull=True)),
+            # One undo per run; only an undo that failed may be followed by another attempt.
+            models.UniqueConstraint(fields=["undo_of"], name="one_undo_per_run",
+                                    condition=models.Q(undo_of__isnull=False)
+                                    & ~models.Q(status="failed")),
         ]
 
     def __str__(self) -> str:

@@ -26,13 +26,24 @@ class Recorder:
 
     def record(self, change: Change, outcome: str, *, error: str = "", action: str = "",
                mapping: EntityMapping | None = None, fields: dict | None = None) -> None:
+        fields = fields if fields is not None else {**change.diff, **(
+            {"conflicts": change.conflicts} if change.conflicts else {})}
         ChangeRecord.objects.create(
             run=self.run, kind=change.kind, mapping=mapping,
             name=(change.name or "")[:2000], notion_page_id=change.page_id or "",
             clockify_id=(mapping.clockify_id if mapping and mapping.clockify_id
                          else change.clockify_id) or "",
             action=action or change.action, outcome=outcome, reason=change.reason[:50],
-            fields=fields if fields is not None else {**change.diff, **(
-                {"conflicts": change.conflicts} if change.conflicts else {})},
-            error=error or change.error,
+            fields=_with_status(change, fields), error=error or change.error,
         )
+
+
+def _with_status(change: Change, fields: dict) -> dict:
+    """A change of `closed` keeps the Notion status it replaced (`status_before`): undoing it
+    reopens to that status, not to any open one (services/undo.py)."""
+    closed = fields.get("closed")
+    status = (change.known.baseline.get("notion") or {}).get("_status") \
+        if change.known and change.known.baseline else None
+    if not status or not isinstance(closed, dict) or "status_before" in closed:
+        return fields
+    return {**fields, "closed": {**closed, "status_before": status}}

@@ -175,9 +175,11 @@ def resolve_stale(run: SyncRun, kind: str, read: set[str], changes: list[Change]
     """
     still = {(c.page_id, flag_reason(c)) for c in changes if flag_reason(c)}
     still |= set(flagged_while_applying)
+    # An undo's item compares with the undone run, not with what a sync plans: never stale.
     stale = [pk for pk, page, reason in PendingChange.objects.filter(
         kind=kind, status=ReviewStatus.PENDING, notion_page_id__in=list(read),
-    ).values_list("pk", "notion_page_id", "reason") if (page, reason) not in still]
+    ).exclude(reason="undo").values_list("pk", "notion_page_id", "reason")
+        if (page, reason) not in still]
     if not stale:
         return 0
     resolved = PendingChange.objects.filter(pk__in=stale, status=ReviewStatus.PENDING).update(

@@ -89,6 +89,10 @@ def _retry_later(pending_id: int) -> None:
 
 def _apply(pending: PendingChange, run: SyncRun) -> tuple[str, str]:
     notion, clockify = connections.notion_client(), connections.clockify_client()
+    if pending.reason == "undo":  # an undo's item re-checks against the undone run
+        from syncapp.services import undo
+
+        return undo.apply_item(pending, run, notion, clockify)
     if pending.reason == "unreachable":
         return _archive_unreachable(pending, run, notion, clockify)
     options = SyncOptions(trigger=Trigger.REVIEW, mode=Mode.INCREMENTAL, targeted=True,

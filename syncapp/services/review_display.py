@@ -147,6 +147,9 @@ def _explain(pending: PendingChange, names: dict[str, str]) -> tuple[str, str]:
                 pending.explanation or "Too many archives at once.")
     if reason == "validation":
         return (f"Clockify refuses the {kind} “{name}”.", pending.explanation)
+    if reason == "undo":
+        return (f"Undoing a run would overwrite a later change to the {kind} “{name}”.",
+                pending.explanation)
     return (f"The {kind} “{name}” needs a decision.", pending.explanation)
 
 
@@ -195,6 +198,8 @@ def choices(pending: PendingChange) -> list[Choice]:
         "destructive": ("Approve: archive", f"Archive the {kind} in Clockify."),
         "mass_change": ("Approve: archive", f"Archive this {kind} in Clockify."),
         "validation": ("Retry", "Sync the page again, after you fixed it in Notion."),
+        "undo": ("Approve: undo anyway", "Set Notion and Clockify back to the proposed "
+                 "values (what they held before the undone run), over the later change."),
     }.get(pending.reason, ("Approve", "Apply the proposed change."))
     return [Choice(Decision.APPROVE, approve[0], approve[1], primary=True), reject]
 

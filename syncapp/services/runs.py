@@ -69,7 +69,8 @@ def request_sync(*, trigger: str, mode: str = Mode.FULL, page_ids: list[str] | N
     if dry_run:  # a dry run shows a plan to whoever asked: never merged
         return _create_queued(fields)
     for _ in range(5):
-        queued = SyncRun.objects.filter(status=RunStatus.QUEUED, dry_run=False).first()
+        queued = SyncRun.objects.filter(status=RunStatus.QUEUED, dry_run=False,
+                                        undo_of__isnull=True).first()  # never into an undo
         if queued is None:
             try:
                 return _create_queued(fields)
@@ -386,7 +387,12 @@ def execute_run(run_id: int) -> str:
         with exclusive_run("worker") as lease:
             if run is None or not lease.start(run):
                 return "not queued any more"
-            run_sync(options_for(run), run=run)
+            if run.undo_of_id:  # an undo replays the inverse of a run, not a sync
+                from syncapp.services import undo
+
+                undo.execute(run)
+            else:
+                run_sync(options_for(run), run=run)
     except SyncBusy:
         return "busy: left queued for the running sync to hand over"
     return f"run {run_id}: {run.status}"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from syncapp.models import Action, ChangeRecord, Kind, Outcome, RunStatus, SyncRun, Trigger
-from syncapp.services import overview
+from syncapp.services import overview, undo
 from syncapp.views.access import staff_required
 from syncapp.views.links import clockify_url, notion_url
 from syncapp.views.overview import run_row
@@ -106,6 +106,11 @@ def field_rows(record: ChangeRecord) -> list[dict]:
     return rows
 
 
+def undo_context(run: SyncRun) -> dict:
+    """The undo links of a run page: its undos, and why it cannot be undone ("" if it can)."""
+    return {"undos": list(run.undos.order_by("id")), "refused": undo.why_not(run)}
+
+
 @require_GET
 @staff_required
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
@@ -133,7 +138,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
                                          parent.clockify_id if parent else None),
         })
     return render(request, "syncapp/run_detail.html", {
-        "run": run, "progress_rows": overview.kind_progress(run),
+        "run": run, "undo": undo_context(run), "progress_rows": overview.kind_progress(run),
         "totals": overview.totals(run), "api_calls": overview.api_call_totals(run),
         "active": run.status in overview.ACTIVE,
         "page": page, "items": items, "kind": kind, "action": action, "outcome": outcome,
