@@ -109,4 +109,26 @@ def duration_to_hours(value: str | None) -> float | None:
 
 
 def round_hours(value: float | None) -> float | None:
-    return round(float(value), 2) if value else None
+    """Hours to 2 decimals; 0 (or what rounds to it) is no value, as Clockify's PT0S is."""
+    return (round(float(value), 2) or None) if value else None
+
+
+def milliseconds_to_hours(value: int | float | str | None) -> float | None:
+    """A project's `timeEstimate.estimate` as hours.
+
+    Evidence for the unit: the OpenAPI schema `TimeEstimateDto.estimate` says "Represents
+    project duration in milliseconds" (type string, example "60000"), and the recorded
+    project payload (clockify-samples/webhook-NEW_TIME_ENTRY.activepieces.json, a capture
+    from a real workspace) carries a JSON number there (`0`), while the request side
+    (`TimeEstimateRequest.estimate`) is an ISO 8601 duration ("PT1H30M"). So a number, or a
+    string of digits, is milliseconds; an ISO duration is accepted too, in case a workspace
+    answers with the request's form.
+    """
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return round_hours(value / 3_600_000)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return round_hours(float(text) / 3_600_000)
+    return duration_to_hours(text)

@@ -21,6 +21,21 @@ class SettingsLike(Protocol):
     """Anything with the NOTION_*_DATABASE_ID attributes (django.conf.settings, a profile)."""
 
 
+class CreatedIncompletely(Exception):
+    """The entity was created, but a follow-up write of some fields failed.
+
+    Clockify sets some fields only through a second call after the POST (a project's
+    estimate). The entity exists and must be kept and mapped, never created again; the
+    named fields are simply not synced yet, so the next run writes them.
+    """
+
+    def __init__(self, entity: dict, fields: tuple[str, ...], error: Exception) -> None:
+        super().__init__(str(error))
+        self.entity = entity
+        self.fields = fields
+        self.error = error
+
+
 @dataclass(frozen=True)
 class KindSpec:
     name: str  # the stored value: EntityMapping.kind, ChangeRecord.kind, URLs
