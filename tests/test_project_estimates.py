@@ -185,3 +185,13 @@ def test_the_estimate_in_effect_needs_a_manual_active_time_estimate():
     assert estimate_in_effect({"activeEstimate": "TIME",
                                "timeEstimate": {**manual, "type": "AUTO"}}) is None
     assert estimate_in_effect({}) is None
+
+
+def test_a_negative_estimate_is_a_validation_item_and_nothing_is_sent(sandbox):
+    page = sandbox.notion.create_page(P, {"Name": "Minus", "Status": "In progress",
+                                          "Estimate (h)": -4})
+    run = sync()
+    record = ChangeRecord.objects.get(run=run, notion_page_id=page)
+    assert record.outcome == Outcome.FAILED and record.reason == "validation"
+    assert "an estimate cannot be negative" in record.error
+    assert not [p for p in sandbox.clockify.projects() if p["name"] == "Minus"]

@@ -18,7 +18,10 @@ class Field:
     name: str
     direction: str = NOTION_TO_CLOCKIFY
     optional: bool = True  # synced only when the database mapping names a property
-
+    # The Notion type(s) to suggest for this kind's property when it is missing, where it
+    # differs from the field's usual one (READABLE): "Status or Select" for a project's
+    # closed property, which names closed values, against a client's Archived checkbox.
+    suggest: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from syncapp.engine.fields import Field, hours_to_duration
+from syncapp.engine.fields import READABLE, Field, hours_to_duration
 
 
 class SettingsLike(Protocol):
@@ -68,6 +68,18 @@ class KindSpec:
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def suggested_type(self, key: str) -> str:
+        """The Notion property type(s) to suggest for a mapped key of this kind."""
+        field = self.field(key)
+        if field is not None and field.suggest:
+            return field.suggest
+        readable = READABLE.get(key)
+        return readable.usual if readable else "Text"
+
+    def syncs(self, key: str) -> bool:
+        """Whether a mapping key means something for this kind (a field, or the ID column)."""
+        return key == "clockify_id" or self.field(key) is not None
 
     # -- canonical values <-> Clockify ------------------------------------------------------
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:

@@ -102,7 +102,7 @@ PROJECT = ProjectKind(
     name="project", label="Project", database_label="Projects",
     parent="client",
     fields=(Field("name", optional=False), Field("parent"),
-            Field("closed", BOTH, optional=False),
+            Field("closed", BOTH, optional=False, suggest="Status or Select"),
             Field("billable"), Field("note"), Field("color"), Field("estimate")),
     name_limits=(2, 250),
     default_properties={"clockify_id": "Clockify ID", "parent": "Client", "closed": "Status",
