@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - pytest fixtures imported from tests.dashboard by name
 """Project estimates (issue 15): Notion's "Estimate (h)" onto the project's time estimate.
 
 Clockify sets a project's estimate only with PATCH …/projects/{id}/estimate (the PUT body has
@@ -16,6 +17,7 @@ from syncapp.engine.kinds.project import estimate_in_effect
 from syncapp.models import ChangeRecord, EntityMapping, Outcome, RunStatus
 from syncapp.sandbox import ids
 from syncapp.services import connections
+from tests.dashboard import fresh_cache, staff, staff_client  # noqa: F401
 from tests.syncing import cid, reset_calls, sync, writes
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +197,21 @@ def test_a_negative_estimate_is_a_validation_item_and_nothing_is_sent(sandbox):
     assert record.outcome == Outcome.FAILED and record.reason == "validation"
     assert "an estimate cannot be negative" in record.error
     assert not [p for p in sandbox.clockify.projects() if p["name"] == "Minus"]
+
+
+def test_the_sandbox_record_page_sets_an_estimate_as_a_person_would(sandbox, project,
+                                                                     staff_client):
+    """The demo's Clockify page edits the estimate through the API; the next sync restores
+    Notion's value (the estimate flows Notion → Clockify)."""
+    sync()
+    project_id = cid(project)
+    url = f"/sandbox/clockify/project/{project_id}/"
+    page = staff_client.get(url).content.decode()
+    assert 'id="estimate-form"' in page and 'value="55.0"' in page
+    staff_client.post(url, {"action": "estimate", "hours": "7.5"})
+    assert in_effect(project_id) == 7.5
+    refused = staff_client.post(url, {"action": "estimate", "hours": "-2"}, follow=True)
+    assert "Give the estimate as a number of hours" in refused.content.decode()
+    assert in_effect(project_id) == 7.5
+    sync()
+    assert in_effect(project_id) == 55
