@@ -15,6 +15,10 @@ The traps a real workspace sets are all here on purpose:
   `isPublic`/`billable` reset to false (color, note, archived, client and rates
   are kept); omitted task fields reset, except `status` which is kept;
 - task `billable:false` is ignored on create;
+- a project's estimate is set only by PATCH …/estimate (`ProjectEstimateRequest`), where an
+  omitted `active` is false (stored, not in effect); the DTO names the estimate in effect
+  (`activeEstimate`) and gives `timeEstimate.estimate` in milliseconds, a JSON number as in
+  the recorded sample (the request takes an ISO 8601 duration);
 - a 429 comes from the CDN: empty body, no Retry-After.
 
 Where the sources say nothing the emulator picks one answer and documents it
