@@ -141,3 +141,12 @@ def test_the_command_reads_the_whole_history_and_records_it(hooks):
     done = TimeBackfill.objects.get()
     assert done.status == BackfillStatus.SUCCEEDED and done.counts == {"added": 25}
     assert (done.automatic, done.since) == (False, None)
+
+
+def test_the_admin_lists_the_backfills_read_only(admin_client):
+    failed = time_backfill.request(None, automatic=True, queue=False)
+    TimeBackfill.objects.filter(pk=failed.pk).update(status=BackfillStatus.FAILED,
+                                                     error="Clockify answered 503", slot=None)
+    page = admin_client.get("/admin/syncapp/timebackfill/")
+    assert page.status_code == 200 and "Clockify answered 503" in page.content.decode()
+    assert admin_client.get("/admin/syncapp/timebackfill/add/").status_code == 403
