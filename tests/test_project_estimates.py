@@ -215,3 +215,19 @@ def test_the_sandbox_record_page_sets_an_estimate_as_a_person_would(sandbox, pro
     assert in_effect(project_id) == 7.5
     sync()
     assert in_effect(project_id) == 55
+
+
+def test_an_estimated_project_keeps_the_recorded_payloads_shape(sandbox):
+    """After the PATCH the DTO still has the recorded project's keys and JSON types:
+    `timeEstimate.estimate` a number (milliseconds), `estimate` the legacy ISO object."""
+    from tests.conftest import load_shared
+    from tests.shapes import shape_mismatches
+
+    sample = load_shared("clockify-samples/webhook-NEW_TIME_ENTRY.activepieces.json")["project"]
+    api = connections.clockify_client()
+    project = api.create_project({"name": "Shaped"})
+    ours = api.update_project_estimate(project["id"], {"timeEstimate": {
+        "estimate": "PT2H15M", "type": "MANUAL", "active": True}})
+    assert shape_mismatches(sample, ours) == []
+    assert ours["timeEstimate"]["estimate"] == 8_100_000
+    assert ours["estimate"] == {"estimate": "PT2H15M", "type": "MANUAL"}

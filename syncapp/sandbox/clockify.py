@@ -233,14 +233,16 @@ class ClockifyEmulator(Emulator):
         tracked = tracked or self._tracked()
         return task_dto(raw, tracked_seconds=tracked[1][raw["id"]])
 
-    def _entry_out(self, raw: dict, tracked=None, *, hydrated: bool = False) -> dict:
+    def _entry_out(self, raw: dict, tracked=None, *, hydrated: bool = False,
+                   estimates: Counter | None = None) -> dict:
         project = self._projects.get(raw["projectId"] or "")
         dto = entry_dto(raw, hourly_rate=project["hourlyRate"] if project else None)
         if not hydrated:
             return dto
         tracked = tracked or self._tracked()
         task = self._tasks.get(raw["taskId"] or "")
-        return hydrate_entry(dto, project=project and self._project_out(project, tracked),
+        return hydrate_entry(dto, project=project and self._project_out(project, tracked,
+                                                                        estimates),
                              task=task and self._task_out(task, tracked), user=self.user,
                              time_zone=self.time_zone)
 
@@ -657,8 +659,9 @@ class ClockifyEmulator(Emulator):
         entries = [e for e in self._entries.values() if e["userId"] == uid]
         entries = self._filter_entries(request, entries)
         hydrated = bool(bool_arg(request, "hydrated"))
-        return self._page(request, entries,
-                          lambda raw, tracked: self._entry_out(raw, tracked, hydrated=hydrated))
+        estimates = self._task_estimates() if hydrated else None  # once, not per entry
+        return self._page(request, entries, lambda raw, tracked: self._entry_out(
+            raw, tracked, hydrated=hydrated, estimates=estimates))
 
     def _filter_entries(self, request: SandboxRequest, entries: list[dict]) -> list[dict]:
         """`start`/`end` keep entries whose start lies in the window; newest first."""
