@@ -231,3 +231,17 @@ def test_an_estimated_project_keeps_the_recorded_payloads_shape(sandbox):
     assert shape_mismatches(sample, ours) == []
     assert ours["timeEstimate"]["estimate"] == 8_100_000
     assert ours["estimate"] == {"estimate": "PT2H15M", "type": "MANUAL"}
+
+
+def test_every_two_decimal_estimate_reads_back_as_itself():
+    """Notion's hours are rounded to 2 decimals; sent to the second, each comes back equal,
+    so no estimate is sent again on every run (whole minutes turned 0.34 into 0.33)."""
+    from syncapp.engine.fields import duration_to_hours, hours_to_duration
+
+    for hundredths in range(1, 100_001, 7):
+        hours = hundredths / 100
+        duration = hours_to_duration(hours)
+        assert duration_to_hours(duration) == hours, (hours, duration)
+        assert milliseconds_to_hours(round(hours * 3_600_000)) == hours
+    assert hours_to_duration(0.34) == "PT20M24S" and hours_to_duration(1.5) == "PT1H30M"
+    assert hours_to_duration(0) is None and hours_to_duration(-1) is None

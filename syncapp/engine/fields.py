@@ -92,11 +92,16 @@ def color_to_hex(value: str | None) -> str | None:
 
 
 def hours_to_duration(hours: float | None) -> str | None:
-    if not hours:
+    """Hours as an ISO 8601 duration, to the second: every 2-decimal hour value (what Notion
+    values are rounded to) reads back as itself, so a value never differs from its own echo
+    (0.34 h is PT20M24S; whole minutes would read back as 0.33 and be sent again each run)."""
+    if not hours or hours < 0:
         return None
-    minutes = round(hours * 60)
-    h, m = divmod(minutes, 60)
-    return "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "") if minutes else None
+    seconds = round(hours * 3600)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    text = (f"{h}H" if h else "") + (f"{m}M" if m else "") + (f"{s}S" if s else "")
+    return "PT" + text if text else None
 
 
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
