@@ -5,16 +5,23 @@ The schedules are created, by name, by the data migration `webhook_schedules`.
 
 from __future__ import annotations
 
-from syncapp.services import rollup, salesforce_events, syncing, timeentries
+from syncapp.services import rollup, salesforce_events, syncing, time_backfill, timeentries
 
 NOT_STARTED = {"skipped": "syncing not started (or paused)"}
 
 
 def reconcile_time_entries(days: int = timeentries.RECONCILE_DAYS) -> dict:
-    """Hourly: repair missed Clockify webhooks from the last `days` of time entries."""
+    """Hourly: repair missed Clockify webhooks from the last `days` of time entries.
+
+    The first time it finds time reporting on (syncing started), it also queues the first
+    read of the whole history, once (and again after a failure, until one succeeds)."""
     if not syncing.syncing_started():
         return NOT_STARTED
-    return dict(timeentries.reconcile(days))
+    first = time_backfill.ensure_first_backfill()
+    counts = dict(timeentries.reconcile(days))
+    if first is not None:
+        counts["history_backfill_queued"] = first.pk
+    return counts
 
 
 def flush_rollups() -> dict:

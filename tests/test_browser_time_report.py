@@ -104,3 +104,60 @@ def test_time_report_in_a_real_browser(browser, live_server, sandbox, world, cli
     link.click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.record-properties"))
     assert "Design review" in browser.page_source
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_history_read_shows_and_reading_it_again_in_the_browser_completes_it(
+        browser, live_server, sandbox, world, readers_never_lock):
+    """The first read of the whole history failed (Clockify answered 503 after the retries):
+    the Time page says so; Read the whole history queues it again, the worker runs it, and
+    the older entries appear in the chart and the tables."""
+    from django_q.brokers import get_broker
+    from selenium.webdriver.common.by import By
+
+    from syncapp.models import BackfillStatus, TimeBackfill
+    from syncapp.services import time_backfill
+    from tests.test_browser import Worker
+
+    project = world["project_id"]
+    for day in (3, 4):  # tracked before webhooks were set up: never delivered
+        start = DAY.replace(day=day)
+        sandbox.clockify.add_time_entry(start=start, end=start + timedelta(hours=2),
+                                        billable=True, projectId=project)
+    sandbox.clockify.faults.schedule("503", method="GET", path_contains="/time-entries",
+                                     times=20)
+    failed = time_backfill.request(None, automatic=True, queue=False)
+    assert "failed" in time_backfill.run_task(failed.pk)
+    sandbox.clockify.faults.clear()
+    queue = get_broker()
+    queue.purge_queue()
+    worker = Worker()
+    worker.start()
+
+    wait = page_wait(browser)
+    log_in(browser, live_server, wait)
+    browser.get(live_server.url + "/time/?start=2026-11-01&end=2026-11-30")  # no wall clock
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Time report")
+    problem = browser.find_element(By.ID, "backfill-problem").text
+    assert problem.startswith(f"Reading Clockify's time history failed (backfill #{failed.pk})")
+    assert "No completed time in this period." in browser.page_source
+
+    browser.find_element(By.ID, "backfill-whole").click()
+    wait.until(lambda d: "whole history is queued" in d.page_source)
+    queued = browser.find_element(By.CSS_SELECTOR, "#backfills tr.backfill")
+    assert queued.get_attribute("data-status") == "queued"
+    worker.go.set()
+    worker.join(timeout=60)
+    assert worker.error is None and worker.results == [{"added": 2}]
+    assert TimeBackfill.objects.latest("id").status == BackfillStatus.SUCCEEDED
+
+    assert "start=2026-11-01" in browser.current_url  # the period is kept
+    browser.refresh()
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Time report")
+    assert not browser.find_elements(By.ID, "backfill-problem")
+    bar = browser.find_element(By.CSS_SELECTOR, f'#time-chart .track[data-project="{project}"]')
+    assert "4.00 h billable" in bar.get_attribute("title")
+    row = browser.find_element(By.CSS_SELECTOR,
+                               f'tr.time-row[data-level="project"][data-key="{project}"]')
+    assert row.find_element(By.CSS_SELECTOR, "[data-field=total]").text == "4.00"

@@ -93,10 +93,17 @@ def test_a_recorded_project_converts_in_and_back_out_unchanged():
     project = kinds.get("project")
     fields, parent = project.from_clockify(sample)
     assert fields == {"name": "Test", "closed": False, "billable": True, "note": None,
-                      "color": "#039be5"}
+                      "color": "#039be5", "estimate": None}  # activeEstimate NONE
     assert parent is None  # clientId "" means no client
     body = project.to_clockify({**fields, "parent": "c-1"}, "c-1")
+    # The estimate is no part of the PUT: it goes out in PATCH …/estimate's body.
+    estimate = body.pop("timeEstimate")
     assert set(body) <= openapi_properties("UpdateProjectRequest")
+    assert set(estimate) <= openapi_properties("TimeEstimateRequest")
+    assert estimate["active"] is False and estimate["estimate"] == "PT0S"
+    assert project.to_clockify({"estimate": 55}, None)["timeEstimate"] == {
+        "estimate": "PT55H", "type": "MANUAL", "active": True, "resetOption": None,
+        "includeNonBillable": True}
     assert project.from_clockify({**sample, **body}) == (fields, "c-1")
 
 

@@ -369,7 +369,9 @@ def test_health_reports_the_last_completed_run(client, settings):
     assert body["last_run"]["status"] == "succeeded"
     assert 3500 < body["last_run"]["age_seconds"] < 3700
     assert body["sync_active"] is True
-    assert set(body) == {"status", "last_run", "sync_active", "max_age_seconds", "reason"}
+    assert set(body) == {"status", "last_run", "sync_active", "max_age_seconds", "reason",
+                         "time_backfill"}
+    assert body["time_backfill"] == "ok"  # no read of the time history has failed
     assert body["reason"] == ""
     assert set(body["last_run"]) == {"status", "age_seconds", "finished_at"}
     assert response["Cache-Control"].startswith("max-age=0")

@@ -14,6 +14,7 @@ from syncapp.models import (
     NotionWebhookSubscription,
     RollupState,
     SalesforceStatus,
+    TimeBackfill,
     TimeEntry,
     WebhookDelivery,
 )
@@ -93,6 +94,17 @@ class TimeEntryAdmin(ReadOnlyAdmin):
         count = salesforce_events.retry_now(queryset.exclude(sf_status=SalesforceStatus.SENT))
         self.message_user(request, f"{count} time entries will be sent at the next run "
                                    "(within a minute).", messages.SUCCESS)
+
+
+@admin.register(TimeBackfill)
+class TimeBackfillAdmin(ReadOnlyAdmin):
+    """Reads of Clockify's time history (the automatic first one, a person's, the command's):
+    read-only; the Time page reads it again."""
+
+    list_display = ("id", "since", "automatic", "status", "requested_at", "started_at",
+                    "finished_at", "attempts", "error")
+    list_filter = ("status", "automatic")
+    readonly_fields = [f.name for f in TimeBackfill._meta.fields]
 
 
 @admin.register(RollupState)

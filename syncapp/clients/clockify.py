@@ -128,6 +128,11 @@ class ClockifyClient(ApiClient):
         body = _merge(current, changes, PROJECT_FIELDS)
         return self._call("PUT", "/projects/{id}", json=body, id=project_id).json()
 
+    def update_project_estimate(self, project_id: str, body: dict) -> dict:
+        """PATCH …/projects/{id}/estimate (`ProjectEstimateRequest`): the only way to set a
+        project's estimate; PUT's body has no estimate. Answers the whole project."""
+        return self._call("PATCH", "/projects/{id}/estimate", json=body, id=project_id).json()
+
     # -- tasks ------------------------------------------------------------------------------
     def tasks(self, project_id: str, **params: Any) -> Iterator[dict]:
         return self.iter_list("/projects/{project}/tasks", params, project=project_id)

@@ -18,7 +18,10 @@ class Field:
     name: str
     direction: str = NOTION_TO_CLOCKIFY
     optional: bool = True  # synced only when the database mapping names a property
-
+    # The Notion type(s) to suggest for this kind's property when it is missing, where it
+    # differs from the field's usual one (READABLE): "Status or Select" for a project's
+    # closed property, which names closed values, against a client's Archived checkbox.
+    suggest: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,16 @@ def color_to_hex(value: str | None) -> str | None:
 
 
 def hours_to_duration(hours: float | None) -> str | None:
-    if not hours:
+    """Hours as an ISO 8601 duration, to the second: every 2-decimal hour value (what Notion
+    values are rounded to) reads back as itself, so a value never differs from its own echo
+    (0.34 h is PT20M24S; whole minutes would read back as 0.33 and be sent again each run)."""
+    if not hours or hours < 0:
         return None
-    minutes = round(hours * 60)
-    h, m = divmod(minutes, 60)
-    return "PT" + (f"{h}H" if h else "") + (f"{m}M" if m else "") if minutes else None
+    seconds = round(hours * 3600)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    text = (f"{h}H" if h else "") + (f"{m}M" if m else "") + (f"{s}S" if s else "")
+    return "PT" + text if text else None
 
 
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
@@ -114,4 +122,26 @@ def duration_to_hours(value: str | None) -> float | None:
 
 
 def round_hours(value: float | None) -> float | None:
-    return round(float(value), 2) if value else None
+    """Hours to 2 decimals; 0 (or what rounds to it) is no value, as Clockify's PT0S is."""
+    return (round(float(value), 2) or None) if value else None
+
+
+def milliseconds_to_hours(value: int | float | str | None) -> float | None:
+    """A project's `timeEstimate.estimate` as hours.
+
+    Evidence for the unit: the OpenAPI schema `TimeEstimateDto.estimate` says "Represents
+    project duration in milliseconds" (type string, example "60000"), and the recorded
+    project payload (clockify-samples/webhook-NEW_TIME_ENTRY.activepieces.json, a capture
+    from a real workspace) carries a JSON number there (`0`), while the request side
+    (`TimeEstimateRequest.estimate`) is an ISO 8601 duration ("PT1H30M"). So a number, or a
+    string of digits, is milliseconds; an ISO duration is accepted too, in case a workspace
+    answers with the request's form.
+    """
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return round_hours(value / 3_600_000)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return round_hours(float(text) / 3_600_000)
+    return duration_to_hours(text)

@@ -209,8 +209,12 @@ def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, 
                 "…) in Notion.")
     if "estimate" in usable:
         value = read_property(usable["estimate"])
-        record.fields["estimate"] = round_hours(float(value)) if value not in (None, "") \
-            else None
+        hours = round_hours(float(value)) if value not in (None, "") else None
+        record.fields["estimate"] = hours
+        if hours is not None and hours < 0:  # Clockify has no negative durations
+            record.invalid.append(
+                f"“{config.properties['estimate']}” is {float(value):g} hours; an estimate "
+                "cannot be negative. Fix: enter 0 or more hours (or nothing) in Notion.")
     if "clockify_id" in usable:
         record.clockify_id = normalise_text(read_property(usable["clockify_id"]))
 

@@ -215,13 +215,53 @@ class RollupState(models.Model):
         return f"{self.kind} {self.clockify_id}: {self.last_written} h"
 
 
+class BackfillStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class TimeBackfill(models.Model):
+    """One reading of Clockify's time-entry history: the first, automatic one, or a person's.
+
+    `slot` is set while a backfill of the same scope is queued or running and cleared when it
+    ends: the unique constraint lets exactly one claimant create it (compare-and-set, which
+    works on SQLite too), so the automatic first backfill is enqueued once.
+    """
+
+    since = models.DateField(null=True, blank=True,
+                             help_text="First day read; empty: the whole history.")
+    automatic = models.BooleanField(default=False,
+                                    help_text="The first backfill, started when time "
+                                              "reporting was turned on.")
+    status = models.CharField(max_length=10, choices=BackfillStatus.choices,
+                              default=BackfillStatus.QUEUED)
+    slot = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        scope = f"since {self.since}" if self.since else "whole history"
+        return f"Time backfill ({scope}): {self.get_status_display()}"
+
+
 __all__ = [
     "BOUNDED_STATUSES",
+    "BackfillStatus",
     "DeliveryStatus",
     "DroppedDeliveries",
     "NotionWebhookSubscription",
     "RollupState",
     "SalesforceStatus",
+    "TimeBackfill",
     "TimeEntry",
     "WebhookDelivery",
     "WebhookSource",

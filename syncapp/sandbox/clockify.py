@@ -15,6 +15,10 @@ The traps a real workspace sets are all here on purpose:
   `isPublic`/`billable` reset to false (color, note, archived, client and rates
   are kept); omitted task fields reset, except `status` which is kept;
 - task `billable:false` is ignored on create;
+- a project's estimate is set only by PATCH …/estimate (`ProjectEstimateRequest`), where an
+  omitted `active` is false (stored, not in effect); the DTO names the estimate in effect
+  (`activeEstimate`) and gives `timeEstimate.estimate` in milliseconds, a JSON number as in
+  the recorded sample (the request takes an ISO 8601 duration);
 - a 429 comes from the CDN: empty body, no Retry-After.
 
 Where the sources say nothing the emulator picks one answer and documents it
@@ -36,6 +40,8 @@ from syncapp.sandbox import ids
 from syncapp.sandbox.base import Emulator, SandboxRequest, SandboxResponse
 from syncapp.sandbox.clockify_dto import (
     CURRENCY_ID,
+    ESTIMATE_TYPES,
+    RESET_OPTIONS,
     Body,
     as_value_error,
     bool_arg,
@@ -47,6 +53,7 @@ from syncapp.sandbox.clockify_dto import (
     duration_field,
     entry_dto,
     entry_type,
+    enum_field,
     fail,
     format_instant,
     hydrate_entry,
@@ -55,6 +62,7 @@ from syncapp.sandbox.clockify_dto import (
     int_arg,
     membership,
     name_key,
+    parse_duration,
     parse_instant,
     project_dto,
     rate,
@@ -62,6 +70,7 @@ from syncapp.sandbox.clockify_dto import (
     required_name,
     task_dto,
     task_status,
+    time_estimate,
     user_dto,
     workspace_dto,
 )
@@ -93,6 +102,7 @@ class ClockifyEmulator(Emulator):
         ("GET", _WS + r"/projects/(?P<pid>[^/]+)$", "_get_project"),
         ("PUT", _WS + r"/projects/(?P<pid>[^/]+)$", "_put_project"),
         ("DELETE", _WS + r"/projects/(?P<pid>[^/]+)$", "_delete_project"),
+        ("PATCH", _WS + r"/projects/(?P<pid>[^/]+)/estimate$", "_patch_project_estimate"),
         ("GET", _WS + r"/projects/(?P<pid>[^/]+)/tasks$", "_get_tasks"),
         ("POST", _WS + r"/projects/(?P<pid>[^/]+)/tasks$", "_post_task"),
         ("GET", _WS + r"/projects/(?P<pid>[^/]+)/tasks/(?P<tid>[^/]+)$", "_get_task"),
@@ -200,27 +210,39 @@ class ClockifyEmulator(Emulator):
                 by_task[entry["taskId"]] += int(seconds.total_seconds())
         return by_project, by_task
 
+    def _task_estimates(self, project_id: str | None = None) -> Counter:
+        """Seconds of the tasks' estimates per project: a task-based (AUTO) project estimate."""
+        estimated = Counter()
+        for task in self._tasks.values():
+            if task["estimate"] != "PT0S" and project_id in (None, task["projectId"]):
+                estimated[task["projectId"]] += parse_duration(task["estimate"])
+        return estimated
+
     def _client_out(self, raw: dict, tracked=None) -> dict:
         return client_dto(raw)
 
-    def _project_out(self, raw: dict, tracked=None) -> dict:
+    def _project_out(self, raw: dict, tracked=None, estimates: Counter | None = None) -> dict:
         tracked = tracked or self._tracked()
+        estimates = self._task_estimates(raw["id"]) if estimates is None else estimates
         client = self._clients.get(raw["clientId"] or "")
         return project_dto(raw, client_name=client["name"] if client else "",
-                           tracked_seconds=tracked[0][raw["id"]])
+                           tracked_seconds=tracked[0][raw["id"]],
+                           task_estimate_seconds=estimates[raw["id"]])
 
     def _task_out(self, raw: dict, tracked=None) -> dict:
         tracked = tracked or self._tracked()
         return task_dto(raw, tracked_seconds=tracked[1][raw["id"]])
 
-    def _entry_out(self, raw: dict, tracked=None, *, hydrated: bool = False) -> dict:
+    def _entry_out(self, raw: dict, tracked=None, *, hydrated: bool = False,
+                   estimates: Counter | None = None) -> dict:
         project = self._projects.get(raw["projectId"] or "")
         dto = entry_dto(raw, hourly_rate=project["hourlyRate"] if project else None)
         if not hydrated:
             return dto
         tracked = tracked or self._tracked()
         task = self._tasks.get(raw["taskId"] or "")
-        return hydrate_entry(dto, project=project and self._project_out(project, tracked),
+        return hydrate_entry(dto, project=project and self._project_out(project, tracked,
+                                                                        estimates),
                              task=task and self._task_out(task, tracked), user=self.user,
                              time_zone=self.time_zone)
 
@@ -371,10 +393,16 @@ class ClockifyEmulator(Emulator):
             amount = rate_amount(body, key)
             if amount is not None:
                 values[key] = rate(amount)
-        estimate = body.obj("estimate") if creating or ui else None
+        estimate = body.obj("estimate") if creating else None
         if estimate is not None:
-            values["estimate"] = {"estimate": duration_field(estimate, "estimate") or "PT0S",
-                                  "type": estimate.string("type") or "AUTO"}
+            # ProjectRequest's legacy `estimate {estimate, type}` has no `active` flag, and
+            # TimeEstimateRequest's `active` defaults to false: the emulator stores the value
+            # and type but leaves the estimate inactive (the sources say nothing more); the
+            # estimate in effect is set with PATCH …/projects/{id}/estimate.
+            values["timeEstimate"] = {
+                "seconds": parse_duration(duration_field(estimate, "estimate") or "PT0S"),
+                "type": enum_field(estimate, "type", ESTIMATE_TYPES, "EstimateType") or "AUTO",
+                "active": False, "resetOption": None, "includeNonBillable": True}
         return values
 
     def _check_project_name(self, name: str, client_id: str | None, exclude: str | None) -> None:
@@ -393,7 +421,9 @@ class ClockifyEmulator(Emulator):
         raw = {"id": project_id, "name": "", "clientId": None, "workspaceId": self.workspace_id,
                "billable": False, "public": False, "color": DEFAULT_COLOR, "note": "",
                "archived": False, "template": False, "hourlyRate": None, "costRate": None,
-               "estimate": {"estimate": "PT0S", "type": "AUTO"},
+               "timeEstimate": {"seconds": 0, "type": "AUTO", "active": False,
+                                "resetOption": None, "includeNonBillable": True},
+               "budgetEstimate": None, "estimateReset": None,
                "memberships": [membership(self.user_id, project_id, "PROJECT")]}
         raw.update(values)
         self._projects[project_id] = raw
@@ -428,7 +458,9 @@ class ClockifyEmulator(Emulator):
             "NAME": lambda p: name_key(p["name"]), "ID": lambda p: p["id"],
             "CLIENT_NAME": lambda p: name_key(self._clients.get(p["clientId"] or "",
                                                                 {"name": ""})["name"])})
-        return self._page(request, items, self._project_out)
+        estimates = self._task_estimates()
+        return self._page(request, items,
+                          lambda raw, tracked: self._project_out(raw, tracked, estimates))
 
     def _post_project(self, request, ws):
         return SandboxResponse(201, self._project_out(self._insert_project(Body.of(request))))
@@ -440,6 +472,63 @@ class ClockifyEmulator(Emulator):
     def _put_project(self, request, ws, pid):
         raw = self._replace_project(self._project_raw(pid), Body.of(request))
         return SandboxResponse(200, self._project_out(raw))
+
+    def _patch_project_estimate(self, request, ws, pid):
+        raw = self._project_raw(pid)
+        self._set_estimate(raw, Body.of(request))
+        return SandboxResponse(200, self._project_out(raw))
+
+    def _set_estimate(self, raw: dict, body: Body) -> None:
+        """`ProjectEstimateRequest`: each part given replaces that estimate; a part left out
+        keeps it. Booleans omitted take the schema's default (false), so an estimate sent
+        without `active: true` is stored but not in effect. One estimate is in effect at a
+        time (`activeEstimate`): activating one deactivates the other; activating both in
+        one request is refused (the emulator's choice; the sources say nothing)."""
+        timed, budget = body.obj("timeEstimate"), body.obj("budgetEstimate")
+        reset = body.obj("estimateReset")
+        new_time = new_budget = None
+        if timed is not None:
+            before = time_estimate(raw)
+            given = duration_field(timed, "estimate")
+            new_time = {
+                "seconds": parse_duration(given) if given is not None else before["seconds"],
+                "type": enum_field(timed, "type", ESTIMATE_TYPES, "EstimateType")
+                or before["type"],
+                "active": bool(timed.boolean("active")),
+                "resetOption": enum_field(timed, "resetOption", RESET_OPTIONS,
+                                          "ResetOption"),
+                "includeNonBillable": bool(timed.boolean("includeNonBillable"))}
+        if budget is not None:
+            amount = budget.integer("estimate")
+            if amount is not None and amount < 0:
+                fail("Budget estimate must be greater than or equal to 0")
+            new_budget = {
+                "estimate": amount or 0,
+                "type": enum_field(budget, "type", ESTIMATE_TYPES, "EstimateType") or "MANUAL",
+                "active": bool(budget.boolean("active")),
+                "resetOption": enum_field(budget, "resetOption", RESET_OPTIONS,
+                                          "ResetOption"),
+                "includeExpenses": bool(budget.boolean("includeExpenses"))}
+        if new_time and new_budget and new_time["active"] and new_budget["active"]:
+            fail("Only one estimate (time or budget) can be active")
+        if new_time is not None:
+            raw["timeEstimate"] = new_time
+            if new_time["active"] and raw.get("budgetEstimate"):
+                raw["budgetEstimate"] = {**raw["budgetEstimate"], "active": False}
+        if new_budget is not None:
+            raw["budgetEstimate"] = new_budget
+            if new_budget["active"]:
+                raw["timeEstimate"] = {**time_estimate(raw), "active": False}
+        if reset is not None:
+            raw["estimateReset"] = self._estimate_reset(reset)
+
+    @staticmethod
+    def _estimate_reset(reset: Body) -> dict | None:
+        if not reset.boolean("active") and not reset.boolean("isActive"):
+            return None
+        return {"interval": enum_field(reset, "interval", RESET_OPTIONS, "ResetOption"),
+                "month": reset.string("month"), "dayOfWeek": reset.string("dayOfWeek"),
+                "dayOfMonth": reset.integer("dayOfMonth"), "hour": reset.integer("hour")}
 
     def _delete_project(self, request, ws, pid):
         raw = self._project_raw(pid)
@@ -570,8 +659,9 @@ class ClockifyEmulator(Emulator):
         entries = [e for e in self._entries.values() if e["userId"] == uid]
         entries = self._filter_entries(request, entries)
         hydrated = bool(bool_arg(request, "hydrated"))
-        return self._page(request, entries,
-                          lambda raw, tracked: self._entry_out(raw, tracked, hydrated=hydrated))
+        estimates = self._task_estimates() if hydrated else None  # once, not per entry
+        return self._page(request, entries, lambda raw, tracked: self._entry_out(
+            raw, tracked, hydrated=hydrated, estimates=estimates))
 
     def _filter_entries(self, request: SandboxRequest, entries: list[dict]) -> list[dict]:
         """`start`/`end` keep entries whose start lies in the window; newest first."""
@@ -674,6 +764,13 @@ class ClockifyEmulator(Emulator):
             raw = self._project_raw(project_id)
             body = Body({**self._project_form(raw), **fields})
             return copy.deepcopy(self._replace_project(raw, body, ui=True))
+
+    def set_project_estimate(self, project_id: str, body: dict) -> dict:
+        """A person sets the estimate in the project's Status tab: `body` as the PATCH's."""
+        with self.lock, as_value_error():
+            raw = self._project_raw(project_id)
+            self._set_estimate(raw, Body(body))
+            return copy.deepcopy(self._project_out(raw))
 
     def update_task(self, task_id: str, **fields) -> dict:
         with self.lock, as_value_error():

@@ -101,7 +101,31 @@ def client_dto(raw: dict) -> dict:
     }
 
 
-def project_dto(raw: dict, *, client_name: str, tracked_seconds: int) -> dict:
+ESTIMATE_TYPES = ("AUTO", "MANUAL")
+RESET_OPTIONS = ("WEEKLY", "MONTHLY", "YEARLY")
+
+
+def time_estimate(raw: dict) -> dict:
+    """A stored project's time estimate (seconds, type, active...), older states included."""
+    stored = raw.get("timeEstimate")
+    if stored is None:  # a state saved before estimates were modelled: the legacy field
+        legacy = raw.get("estimate") or {}
+        stored = {"seconds": parse_duration(legacy.get("estimate") or "PT0S"),
+                  "type": legacy.get("type") or "AUTO", "active": False,
+                  "resetOption": None, "includeNonBillable": True}
+    return stored
+
+
+def project_dto(raw: dict, *, client_name: str, tracked_seconds: int,
+                task_estimate_seconds: int = 0) -> dict:
+    """`ProjectDtoImplV1`. The estimate in effect: `activeEstimate` says which (NONE, TIME,
+    BUDGET); `timeEstimate.estimate` is in milliseconds, a JSON number as in the recorded
+    sample; a task-based (AUTO) time estimate is the sum of the tasks' estimates. The legacy
+    `estimate` object repeats the time estimate as an ISO duration."""
+    timed = time_estimate(raw)
+    seconds = task_estimate_seconds if timed["type"] == "AUTO" else timed["seconds"]
+    budget = raw.get("budgetEstimate")
+    active = "TIME" if timed["active"] else "BUDGET" if budget and budget["active"] else "NONE"
     return {
         "id": raw["id"],
         "name": raw["name"],
@@ -116,12 +140,13 @@ def project_dto(raw: dict, *, client_name: str, tracked_seconds: int) -> dict:
         "template": raw["template"],
         "hourlyRate": raw["hourlyRate"],
         "costRate": raw["costRate"],
-        "estimate": dict(raw["estimate"]),
-        "activeEstimate": "NONE",
-        "timeEstimate": {"estimate": 0, "type": "AUTO", "resetOption": None,
-                         "active": False, "includeNonBillable": True},
-        "budgetEstimate": None,
-        "estimateReset": None,
+        "estimate": {"estimate": iso_duration(seconds), "type": timed["type"]},
+        "activeEstimate": active,
+        "timeEstimate": {"estimate": seconds * 1000, "type": timed["type"],
+                         "resetOption": timed["resetOption"], "active": timed["active"],
+                         "includeNonBillable": timed["includeNonBillable"]},
+        "budgetEstimate": dict(budget) if budget else None,
+        "estimateReset": dict(raw["estimateReset"]) if raw.get("estimateReset") else None,
         "duration": iso_duration(tracked_seconds),
         "memberships": [dict(item) for item in raw["memberships"]],
     }
@@ -413,6 +438,15 @@ def instant_field(body: Body, key: str) -> datetime | None:
         return parse_instant(text)
     except ValueError:
         parse_error(f"Cannot deserialize value of type `java.time.Instant` from String \"{text}\"")
+
+
+def enum_field(body: Body, key: str, values: tuple[str, ...], java: str) -> str | None:
+    """An enum value as Jackson reads it: anything else is a parse error naming the values."""
+    text = body.string(key)
+    if text is None or text in values:
+        return text
+    parse_error(f"Cannot deserialize value of type `{java}` from String \"{text}\": not one "
+                f"of the values accepted for Enum class: [{', '.join(values)}]")
 
 
 def task_status(body: Body) -> str | None:

@@ -17,6 +17,7 @@ from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.errors import ApiError, OutcomeUnknown
 from syncapp.clients.notion import NotionClient
 from syncapp.engine import kinds
+from syncapp.engine.kinds.base import CreatedIncompletely
 from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockify
 from syncapp.engine.records import ClockifyRecord, MappingConfig, clockify_record
 from syncapp.models import EntityMapping, MappingState, Outcome, SyncRun
@@ -169,8 +170,11 @@ class Applier:
         self.mappings.setdefault(change.kind, {})[change.page_id] = mapping
         spec = kinds.get(change.kind)
         body = spec.create_body(change.to_clockify, change.parent_clockify_id)
+        unfinished: CreatedIncompletely | None = None
         try:
             entity = spec.create(self.clockify, body, change.parent_clockify_id)
+        except CreatedIncompletely as partly:  # it exists: keep and map it, finish next run
+            entity, unfinished = partly.entity, partly
         except OutcomeUnknown:
             raise  # keep the "creating" intent: the next run reads back
         except ApiError:
@@ -180,11 +184,27 @@ class Applier:
         checkpoint("after_create", change)
         result = clockify_record(change.kind, entity)
         self.created_ids.add(result.id)
-        self._save(snapshot, change, mapping, result)
+        # Fields not written keep no baseline, so the next run sees them as still to write.
+        self._save(snapshot, change, mapping, result,
+                   held=set(unfinished.fields) if unfinished else set())
         self.recorder.count(change.kind, "created")
         self.recorder.record(change, Outcome.APPLIED, mapping=mapping)
         self.write_back.write(change, mapping)
+        if unfinished:
+            return self._unfinished(change, mapping, unfinished)
         return Applied(Outcome.APPLIED, result.id)
+
+    def _unfinished(self, change: Change, mapping: EntityMapping,
+                    partly: CreatedIncompletely) -> Applied:
+        """A created entity whose follow-up write failed: a failed record of its own."""
+        names = ", ".join(partly.fields)
+        error = (f"Created in Clockify, but its {names} could not be set: {partly.error}. "
+                 "The next run sets it; nothing is created twice.")
+        self.recorder.count(change.kind, "failed")
+        self.recorder.record(change, Outcome.FAILED, action="update", mapping=mapping,
+                             fields={k: change.diff[k] for k in partly.fields
+                                     if k in change.diff}, error=error)
+        return Applied(Outcome.APPLIED, mapping.clockify_id, error)
 
     def _update(self, snapshot: Snapshot, change: Change) -> Applied:
         mapping = self._mapping(change) or EntityMapping(

@@ -204,17 +204,20 @@ def _check_database(result: CheckResult, area: str, kind: str, schema: dict,
             result.add(area, WARNING, f'No property is mapped to "{key}": {warning}.',
                        f'Add "{key}" to the {label} database mapping in the admin.')
     for key, prop_name in names.items():
-        if key not in READABLE:
-            result.add(area, WARNING, f'The mapping names an unknown field "{key}"; it is '
+        if key not in READABLE or not spec.syncs(key):
+            unknown = "an unknown field" if key not in READABLE else \
+                f"a field {spec.label.lower()}s do not sync,"
+            result.add(area, WARNING, f'The mapping names {unknown} "{key}"; it is '
                        "ignored.", f"Remove it from the {label} database mapping.")
             continue
         readable = READABLE[key]
         types, expected, role = readable.types, readable.words, readable.role
+        wanted, options = _wanted_type(spec, key, mapping)
         prop = schema.get(prop_name)
         if prop is None:
             result.add(area, ERROR,
                        f"The {label} database has no property “{prop_name}” (it {role}).",
-                       f"Add a {readable.usual} property named “{prop_name}” in Notion, "
+                       f"Add a {wanted} property named “{prop_name}”{options} in Notion, "
                        + fix_mapping)
             continue
         actual = prop.get("type", "")
@@ -222,7 +225,8 @@ def _check_database(result: CheckResult, area: str, kind: str, schema: dict,
             result.add(area, ERROR,
                        f"“{prop_name}” is a {type_label(actual)} property; it must be "
                        f"{expected} (it {role}).",
-                       f"Change the property's type in Notion, {fix_mapping}")
+                       f"Change the property's type to {wanted}{options} in Notion, "
+                       + fix_mapping)
             continue
         if key == "closed":
             _check_closed(result, area, label, prop_name, prop, mapping)
@@ -232,6 +236,16 @@ def _check_database(result: CheckResult, area: str, kind: str, schema: dict,
     if len(result.findings) == before:
         result.add(area, OK, f"The {label} database has every mapped property, "
                              "with the right types.")
+
+
+def _wanted_type(spec: kinds.KindSpec, key: str, mapping: DatabaseMapping) -> tuple[str, str]:
+    """The type(s) to suggest for a missing or mistyped property, the kind's own (a
+    project's Status, a client's Archived checkbox), and the closed values as its options."""
+    wanted = spec.suggested_type(key)
+    values = mapping.closed_value_list
+    if key == "closed" and values and wanted != "Checkbox":
+        return wanted, f" with the options {', '.join(values)}"
+    return wanted, ""
 
 
 def _check_closed(result: CheckResult, area: str, label: str, prop_name: str, prop: dict,

@@ -221,9 +221,10 @@ def _snapshot_changes(entry: TimeEntry, values: dict) -> bool:
     return any(getattr(entry, name) != value for name, value in values.items())
 
 
-def reconcile(days: int = RECONCILE_DAYS, *, client: ClockifyClient | None = None,
+def reconcile(days: int | None = RECONCILE_DAYS, *, client: ClockifyClient | None = None,
               now: datetime | None = None) -> Counter:
-    """Repair missed webhooks: re-read the last `days` of every user's entries.
+    """Repair missed webhooks: re-read the last `days` of every user's entries (`days=None`:
+    the whole history, listed without a window).
 
     Entries missing locally are added, changed ones updated, and local entries
     of the window that Clockify no longer lists are marked deleted. An entry a
@@ -232,22 +233,24 @@ def reconcile(days: int = RECONCILE_DAYS, *, client: ClockifyClient | None = Non
     """
     now = now or timezone.now()
     started = timezone.now()
-    window_start = now - timedelta(days=days)
+    window_start = now - timedelta(days=days) if days is not None else None
     sequence = WebhookDelivery.objects.aggregate(last=Max("id"))["last"] or 0
     client = client or connections.clockify_client()
     # The API applies start/end as wall-clock time in the account's time zone: read a day
     # wider on each side and decide on the exact window here.
     listed: dict[str, dict] = {}
     query = {"start": utc_stamp(window_start - timedelta(days=1)),
-             "end": utc_stamp(now + timedelta(days=1))}
+             "end": utc_stamp(now + timedelta(days=1))} if window_start else {}
     for user in client.users():
         for item in client.user_time_entries(user["id"], hydrated=True, **query):
             listed[item["id"]] = item
     counts: Counter = Counter()
     for item in listed.values():
         counts[_reconcile_one(item, started, sequence)] += 1
-    local = TimeEntry.objects.filter(deleted=False, start__gte=window_start, start__lte=now,
-                                     updated_at__lt=started).values_list("clockify_id", flat=True)
+    local = TimeEntry.objects.filter(deleted=False, start__lte=now, updated_at__lt=started)
+    if window_start is not None:
+        local = local.filter(start__gte=window_start)
+    local = local.values_list("clockify_id", flat=True)
     for clockify_id in sorted(set(local) - set(listed)):
         with transaction.atomic():
             entry = _locked(clockify_id)
@@ -257,7 +260,8 @@ def reconcile(days: int = RECONCILE_DAYS, *, client: ClockifyClient | None = Non
             _save(entry, {"deleted": True}, key=max(key, entry.order_key),
                   event="RECONCILED_MISSING", raw={}, delivery=None)
             counts["deleted"] += 1
-    log.info("time entries reconciled (%s days): %s", days, dict(counts))
+    log.info("time entries reconciled (%s): %s",
+             f"{days} days" if days is not None else "whole history", dict(counts))
     return counts
 
 

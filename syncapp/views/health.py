@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from syncapp.models import RunStatus, SyncRun
-from syncapp.services import runs, syncing
+from syncapp.services import runs, syncing, time_backfill
 from syncapp.services.overview import ACTIVE, FINISHED
 
 HEALTHY = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
@@ -50,7 +50,8 @@ def health(request: HttpRequest) -> JsonResponse:
         body["reason"] = (f"The running sync (run #{holder.run_id}) stopped responding: "
                           f"{dead}. The next trigger takes over.")
     if run is None:
-        return JsonResponse(body, status=503 if dead else 200)
+        body = _with_backfill(body)
+        return JsonResponse(body, status=503 if dead or body["status"] == "failing" else 200)
     age = (timezone.now() - run.finished_at).total_seconds()
     body["last_run"] = {"status": run.status, "age_seconds": int(age),
                         "finished_at": run.finished_at.isoformat()}
@@ -67,4 +68,15 @@ def health(request: HttpRequest) -> JsonResponse:
                               else "syncing is paused."))
     else:
         body["status"] = "ok"
-    return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+    return JsonResponse(_with_backfill(body), status=200 if body["status"] == "ok" else 503)
+
+
+def _with_backfill(body: dict) -> dict:
+    """A failed read of the time history makes the reports incomplete: failing, with why,
+    until a later backfill succeeds (the sync's own problems are reported first)."""
+    problem = time_backfill.problem()
+    body["time_backfill"] = "failed" if problem else "ok"
+    if problem and body["status"] in ("ok", "no_runs_yet"):
+        body["status"] = "failing"
+        body["reason"] = problem
+    return body

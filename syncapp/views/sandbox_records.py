@@ -184,6 +184,8 @@ def clockify_record(request: HttpRequest, kind: str, clockify_id: str) -> HttpRe
         "name": entity.get("name", ""), "rows": rows, "entity": entity,
         "archived": bool(entity.get("archived")), "task_status": entity.get("status"),
         "task_statuses": TASK_STATUSES, "mapping": mapping,
+        "has_estimate": spec.field("estimate") is not None,
+        "estimate": spec.from_clockify(entity)[0].get("estimate"),
         "other_url": notion_url(mapping.notion_page_id) if mapping else "",
     })
 
@@ -204,6 +206,17 @@ def _clockify_edit(request: HttpRequest, client, kind: str, entity: dict) -> Htt
             and request.POST.get("status") in TASK_STATUSES:
         status = request.POST["status"]
         changes, done = {"status": status}, f"Status is now {status}."
+    elif action == "estimate" and spec.field("estimate") is not None:
+        try:  # empty: no estimate (a project's is turned off, a task's is PT0S)
+            hours = float(request.POST.get("hours") or 0)
+        except ValueError:
+            hours = -1.0
+        if not 0 <= hours < 1_000_000:
+            messages.error(request, "Give the estimate as a number of hours; nothing was "
+                                    "changed.")
+            return HttpResponseRedirect(request.get_full_path())
+        changes = spec.to_clockify({"estimate": hours or None}, None)
+        done = f"Estimate set to {hours:g} h." if hours else "Estimate removed."
     else:
         messages.error(request, "Unknown action for this record; nothing was changed.")
         return HttpResponseRedirect(request.get_full_path())

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from syncapp.models import TimeBackfill
 from syncapp.services import time_backfill, time_report
 from syncapp.views.access import staff_required
 from syncapp.views.links import notion_url
@@ -42,6 +43,8 @@ def time_report_page(request: HttpRequest) -> HttpResponse:
     bars, peak = time_report.chart(report.projects)
     return render(request, "syncapp/time_report.html", {
         "report": report, "sections": sections, "bars": bars, "peak": peak,
+        "backfills": TimeBackfill.objects.all()[:5],
+        "backfill_problem": time_backfill.problem(),
         "start": start.isoformat(), "end": end.isoformat(),
         "time_zone": timezone.get_current_timezone_name(),
     })
@@ -65,17 +68,22 @@ def time_report_csv(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required
 def time_backfill_start(request: HttpRequest) -> HttpResponse:
-    """Queue a read of Clockify's history from the chosen day (the worker runs it)."""
-    try:
-        since = date.fromisoformat(request.POST.get("since", ""))
-    except ValueError:
-        messages.error(request, "Give the first day of the history to read as a date.")
-        return redirect("time-report")
-    if since > timezone.localdate():
-        messages.error(request, "The first day to read is in the future.")
-        return redirect("time-report")
-    time_backfill.enqueue(since)
-    messages.success(request, f"Reading Clockify's time entries since {since} is queued; "
-                              "the report includes them once the worker has run it.")
+    """Queue a read of Clockify's history (the whole of it, or from a chosen day)."""
+    since = None
+    if request.POST.get("scope") != "whole":
+        try:
+            since = date.fromisoformat(request.POST.get("since", ""))
+        except ValueError:
+            messages.error(request, "Give the first day of the history to read as a date.")
+            return redirect("time-report")
+        if since > timezone.localdate():
+            messages.error(request, "The first day to read is in the future.")
+            return redirect("time-report")
+    what = f"Clockify's time entries since {since}" if since else "Clockify's whole history"
+    if time_backfill.request(since) is None:
+        messages.info(request, f"Reading {what} is already queued or running.")
+    else:
+        messages.success(request, f"Reading {what} is queued; the report includes it once "
+                                  "the worker has run it.")
     back = {key: request.POST[key] for key in ("start", "end") if request.POST.get(key)}
     return redirect(reverse("time-report") + ("?" + urlencode(back) if back else ""))

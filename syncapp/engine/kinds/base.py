@@ -14,11 +14,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from syncapp.engine.fields import Field, hours_to_duration
+from syncapp.engine.fields import READABLE, Field, hours_to_duration
 
 
 class SettingsLike(Protocol):
     """Anything with the NOTION_*_DATABASE_ID attributes (django.conf.settings, a profile)."""
+
+
+class CreatedIncompletely(Exception):
+    """The entity was created, but a follow-up write of some fields failed.
+
+    Clockify sets some fields only through a second call after the POST (a project's
+    estimate). The entity exists and must be kept and mapped, never created again; the
+    named fields are simply not synced yet, so the next run writes them.
+    """
+
+    def __init__(self, entity: dict, fields: tuple[str, ...], error: Exception) -> None:
+        super().__init__(str(error))
+        self.entity = entity
+        self.fields = fields
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,18 @@ class KindSpec:
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def suggested_type(self, key: str) -> str:
+        """The Notion property type(s) to suggest for a mapped key of this kind."""
+        field = self.field(key)
+        if field is not None and field.suggest:
+            return field.suggest
+        readable = READABLE.get(key)
+        return readable.usual if readable else "Text"
+
+    def syncs(self, key: str) -> bool:
+        """Whether a mapping key means something for this kind (a field, or the ID column)."""
+        return key == "clockify_id" or self.field(key) is not None
 
     # -- canonical values <-> Clockify ------------------------------------------------------
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:

@@ -36,7 +36,8 @@ class ClientKind(KindSpec):
 CLIENT = ClientKind(
     name="client", label="Client", database_label="Clients",
     parent=None,
-    fields=(Field("name", optional=False), Field("closed", BOTH, optional=False),
+    fields=(Field("name", optional=False),
+            Field("closed", BOTH, optional=False, suggest="Checkbox"),
             Field("email"), Field("address"), Field("note")),
     name_limits=(1, 100),
     default_properties={"clockify_id": "Clockify ID", "closed": "Archived", "email": "Email",

@@ -44,7 +44,7 @@ TASK = TaskKind(
     name="task", label="Task", database_label="Tasks",
     parent="project",
     fields=(Field("name", optional=False), Field("parent", optional=False),
-            Field("closed", BOTH, optional=False), Field("estimate")),
+            Field("closed", BOTH, optional=False, suggest="Status or Select"), Field("estimate")),
     name_limits=(1, 1000),
     default_properties={"clockify_id": "Clockify ID", "parent": "Project", "closed": "Status",
                         "estimate": "Estimate (h)"},

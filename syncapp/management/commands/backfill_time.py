@@ -19,27 +19,27 @@ def _day(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Read every Clockify time entry from --since (a date, TIME_ZONE) until now, or "
-            "until --until (inclusive), for every user of the workspace, and store them "
-            "(upsert by Clockify id: a rerun changes nothing that is right). Then write the "
-            "changed tracked hours to Notion.")
+    help = ("Read every Clockify time entry of every user of the workspace: the whole "
+            "history, or from --since (a date, TIME_ZONE) until now or until --until "
+            "(inclusive), and store them (upsert by Clockify id: a rerun changes nothing that "
+            "is right). Then write the changed tracked hours to Notion. Without --until the "
+            "read is recorded like the dashboard's (Time page, /health/).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--since", required=True, type=_day, help="First day, YYYY-MM-DD.")
+        parser.add_argument("--since", type=_day,
+                            help="First day, YYYY-MM-DD (default: the whole history).")
         parser.add_argument("--until", type=_day, help="Last day, YYYY-MM-DD (default: now).")
 
-    def handle(self, *args, since: date, until: date | None, **options):
-        end = None
-        if until is not None:
-            end = timezone.make_aware(datetime.combine(until + timedelta(days=1), time.min))
-        self.stderr.write(f"Reading Clockify time entries since {since}…")
+    def handle(self, *args, since: date | None, until: date | None, **options):
+        scope = f"since {since}" if since else "(the whole history)"
+        self.stderr.write(f"Reading Clockify time entries {scope}…")
 
         def progress(start, stop, counts):
             self.stderr.write(f"  {timezone.localdate(start)} – {timezone.localdate(stop)}: "
                               f"{dict(counts)}")
 
         try:
-            found = time_backfill.backfill(since, until=end, progress=progress)
+            found = self._read(since, until, progress)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         except ApiError as exc:
@@ -47,3 +47,16 @@ class Command(BaseCommand):
                                f"run the command again to complete it.") from None
         written = dict(rollup.flush())
         self.stdout.write(f"time entries: {dict(found)}\nNotion rollups: {written}")
+
+    @staticmethod
+    def _read(since: date | None, until: date | None, progress) -> dict:
+        if until is not None:  # a slice of history: not the backfill the dashboard tracks
+            if since is None:
+                raise ValueError("--until needs --since.")
+            end = timezone.make_aware(datetime.combine(until + timedelta(days=1), time.min))
+            return time_backfill.backfill_window(since, until=end, progress=progress)
+        backfill = time_backfill.request(since, queue=False)
+        if backfill is None:
+            raise ValueError("The same backfill is already queued or running in the worker; "
+                             "see the Time page.")
+        return time_backfill.execute(backfill.pk, progress=progress)
