@@ -71,7 +71,9 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["source", "-received_at"]),
             models.Index(fields=["status"]),
-            models.Index(fields=["event_id"]),
+            models.Index(fields=["event_id"]),  # the admin's search
+            # The admin's list in its ORDER BY -received_at, -id, deep pages included.
+            models.Index(fields=["-received_at", "-id"], name="delivery_newest_first"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source", "dedupe_key"],
@@ -184,8 +186,11 @@ class TimeEntry(models.Model):
         indexes = [
             models.Index(fields=["task_id"]),
             models.Index(fields=["project_id"]),
-            models.Index(fields=["start"]),
+            models.Index(fields=["start"]),  # the time report's period
             models.Index(fields=["sf_status", "sf_next_attempt_at"]),
+            # The admin's list in its ORDER BY -start, -id, deep pages included.
+            models.Index(fields=["-start", "-id"], name="timeentry_newest_first"),
+            models.Index(fields=["sf_event_id"], name="timeentry_sf_event_id"),  # search
         ]
 
     def __str__(self) -> str:

@@ -7,10 +7,9 @@ read hide those by default (`meaningful_runs`); counts and the chart still inclu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,11 +19,11 @@ from syncapp.models import (
     EntityMapping,
     Kind,
     MappingState,
-    Outcome,
     RunStatus,
     SyncRun,
     Trigger,
 )
+from syncapp.services import activity as daily
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD)
@@ -180,28 +179,16 @@ class DayBar:
 
 
 def activity(days: int = 14) -> list[DayBar]:
-    """Runs and changes per day over the last `days` days (local time). Two queries."""
+    """Runs and changes per day over the last `days` days (local time). Finished days are
+    read from DailyActivity, today is counted (services/activity.py): three queries."""
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first, time.min))
-    bars = {first + timedelta(days=i): DayBar(first + timedelta(days=i), 0, 0, 0, 0)
-            for i in range(days)}
-    runs = (SyncRun.objects.filter(started_at__gte=since, dry_run=False)
-            .annotate(day=TruncDate("started_at")).values("day")
-            .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=TROUBLE))))
-    for row in runs:
-        if row["day"] in bars:
-            bars[row["day"]].runs = row["total"]
-            bars[row["day"]].failed_runs = row["failed"]
-    changes = (ChangeRecord.objects.filter(created_at__gte=since, run__dry_run=False)
-               .annotate(day=TruncDate("created_at")).values("day")
-               .annotate(applied=Count("id", filter=Q(outcome=Outcome.APPLIED)),
-                         problems=Count("id", filter=Q(outcome__in=[Outcome.FAILED,
-                                                                    Outcome.FLAGGED]))))
-    for row in changes:
-        if row["day"] in bars:
-            bars[row["day"]].changes = row["applied"]
-            bars[row["day"]].problems = row["problems"]
+    figures = daily.days(first, today, today)
+    bars = {}
+    for i in range(days):
+        day = first + timedelta(days=i)
+        found = figures.get(day) or daily.Day()
+        bars[day] = DayBar(day, found.runs, found.failed_runs, found.changes, found.problems)
     result = list(bars.values())
     peak = max([b.changes + b.problems for b in result] + [1])
     for bar in result:
