@@ -31,8 +31,8 @@ MAX_QUERIES = 12
 P95_MS = 150.0
 
 
-def setup_django(tmp: Path) -> str:
-    """Settings on a throwaway database; returns a description of it."""
+def setup_django(tmp: Path, reuse: Path | None = None) -> str:
+    """Settings on a throwaway database (or `reuse`); returns a description of it."""
     os.environ["SANDBOX"] = "true"
     os.environ["DEBUG"] = "false"
     os.environ["VAR_DIR"] = str(tmp)
@@ -40,8 +40,9 @@ def setup_django(tmp: Path) -> str:
     os.environ["DJANGO_SETTINGS_MODULE"] = "syncsite.settings"
     url = os.environ.get("DATABASE_URL", "")
     postgres = url.startswith(("postgres://", "postgresql://"))
+    sqlite_file = reuse or tmp / "dashboard.sqlite3"
     if not postgres:
-        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'dashboard.sqlite3'}"
+        os.environ["DATABASE_URL"] = f"sqlite:///{sqlite_file}"
     sys.path.insert(0, str(ROOT))
     import django
     from django.core.management import call_command
@@ -55,7 +56,7 @@ def setup_django(tmp: Path) -> str:
     call_command("migrate", verbosity=0, interactive=False)
     import sqlite3
 
-    return f"SQLite {sqlite3.sqlite_version} ({tmp / 'dashboard.sqlite3'})"
+    return f"SQLite {sqlite3.sqlite_version} ({sqlite_file})"
 
 
 def fill(scale: float):
@@ -74,6 +75,23 @@ def fill(scale: float):
     with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum would keep
         cursor.execute("ANALYZE")
     return filled, time.perf_counter() - started
+
+
+def refilled():
+    """What fill() returned, read back from a database filled earlier (--reuse)."""
+    from django.db.models import Count
+
+    from syncapp.models import ChangeRecord, EntityMapping, SyncRun, TimeEntry, WebhookDelivery
+    from tests.dashboard_scale import Filled, Sizes
+
+    big = SyncRun.objects.annotate(n=Count("changes")).order_by("-n").first()
+    mappings = EntityMapping.objects.order_by("id")
+    sample = mappings[mappings.count() // 2]
+    sizes = Sizes(records=ChangeRecord.objects.count(), runs=SyncRun.objects.count(),
+                  deliveries=WebhookDelivery.objects.count(), entries=TimeEntry.objects.count(),
+                  mappings=mappings.count())
+    return Filled(big_run=big, sizes=sizes, sample_notion_id=sample.notion_page_id,
+                  sample_name=sample.name)
 
 
 def pages(filled) -> list[tuple[str, str]]:
@@ -155,15 +173,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="table sizes relative to issue 11's (e.g. 0.1)")
     parser.add_argument("--only", default="", help="measure only pages whose label has this")
     parser.add_argument("--show-sql", action="store_true", help="print each page's queries")
+    parser.add_argument("--reuse", type=Path, metavar="FILE",
+                        help="SQLite only: fill FILE once and keep it; later runs reuse it")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="dashboard-benchmark-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    where = setup_django(tmp)
+    reusing = bool(args.reuse and args.reuse.exists())
+    where = setup_django(tmp, args.reuse)
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    filled, seconds = fill(args.scale)
+    filled, seconds = (refilled(), 0.0) if reusing else fill(args.scale)
     s = filled.sizes
     print(f"Dashboard benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {where}")
     print(f"Filled {s.records:,} change records, {s.runs:,} runs, {s.deliveries:,} webhook "
@@ -176,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    user = get_user_model().objects.create_user("bench", is_staff=True, is_superuser=True)
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True})
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     print(f"\n{'page':<34} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  verdict")

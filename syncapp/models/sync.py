@@ -209,6 +209,8 @@ class SyncRun(models.Model):
             # The runs list, the recent runs, the admin's run list (their keyset and
             # ORDER BY -started_at, -id) and the chart's started_at range of today.
             models.Index(fields=["-started_at", "-id"], name="syncrun_newest_first"),
+            # The overview's last finished run (ORDER BY -finished_at, -id LIMIT 1).
+            models.Index(fields=["-finished_at", "-id"], name="syncrun_last_finished"),
         ]
         constraints = [
             # At most one queued real run: every further trigger is merged into it.
@@ -344,7 +346,9 @@ class ChangeRecord(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["run", "kind"]),  # a run's records of one kind
-            models.Index(fields=["created_at"]),  # the chart's today, date-range exports
+            # The chart's today (outcome and run read from the index alone) and the
+            # date-range exports.
+            models.Index(fields=["created_at", "outcome", "run"], name="changerecord_by_day"),
             models.Index(fields=["notion_page_id"]),  # search by Notion ID
             # A run's records in id order: run detail's keyset pages, the idle-poll EXISTS.
             models.Index(fields=["run", "id"], name="changerecord_run_pages"),

@@ -191,6 +191,17 @@ class TimeEntry(models.Model):
             # The admin's list in its ORDER BY -start, -id, deep pages included.
             models.Index(fields=["-start", "-id"], name="timeentry_newest_first"),
             models.Index(fields=["sf_event_id"], name="timeentry_sf_event_id"),  # search
+            # The time report's running timers: the few rows with running set, not a walk
+            # through every entry's start.
+            models.Index(fields=["start"], condition=models.Q(running=True),
+                         name="timeentry_running"),
+            # The time report's sums over a period, read from the index alone (completed,
+            # non-deleted entries: the report's own filter).
+            models.Index(fields=["start", "project_id", "task_id", "billable",
+                                 "duration_seconds"],
+                         condition=models.Q(deleted=False, running=False, end__isnull=False,
+                                            duration_seconds__isnull=False),
+                         name="timeentry_report"),
         ]
 
     def __str__(self) -> str:

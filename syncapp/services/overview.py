@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -105,15 +105,17 @@ def _waiting_for(run: SyncRun) -> str:
 
 
 # -- the page's blocks ------------------------------------------------------------------------
-def active_runs() -> list[SyncRun]:
-    """Running first, then the queued follow-up(s). One query."""
-    runs = list(SyncRun.objects.filter(status__in=ACTIVE).order_by("id")[:10])
-    return sorted(runs, key=lambda r: (r.status != RunStatus.RUNNING, r.pk))
-
-
-def last_finished_run() -> SyncRun | None:
-    return (SyncRun.objects.filter(status__in=FINISHED, dry_run=False)
-            .order_by("-finished_at", "-id").first())
+def active_and_last() -> tuple[list[SyncRun], SyncRun | None]:
+    """The active runs, running first then the queued follow-up(s), and the last finished
+    real run. One query."""
+    last = (SyncRun.objects.filter(status__in=FINISHED, dry_run=False)
+            .order_by("-finished_at", "-id").values("pk")[:1])
+    found = list(SyncRun.objects.filter(Q(status__in=ACTIVE) | Q(pk__in=last))
+                 .order_by("id")[:11])
+    active = [run for run in found if run.status in ACTIVE][:10]
+    finished = [run for run in found if run.status not in ACTIVE]
+    return (sorted(active, key=lambda r: (r.status != RunStatus.RUNNING, r.pk)),
+            finished[0] if finished else None)
 
 
 def idle_poll_filter() -> Q:
@@ -204,12 +206,13 @@ def first_run_journey() -> dict:
     The plan of the latest finished dry run, in the words people decide on: what would be
     created, linked to an existing Clockify record, and which matches need a decision.
     """
+    ambiguous = ChangeRecord.objects.filter(run=OuterRef("pk"), reason="ambiguous_match") \
+        .order_by().values("run").annotate(n=Count("id")).values("n")
     dry = (SyncRun.objects.filter(dry_run=True, status__in=FINISHED)
-           .order_by("-finished_at", "-id").first())
+           .annotate(ambiguous=Subquery(ambiguous)).order_by("-finished_at", "-id").first())
     if dry is None:
         return {"dry_run": None}
     summed = totals(dry)
     return {"dry_run": dry, "creates": summed.get("created", 0),
-            "links": summed.get("linked", 0),
-            "ambiguous": ChangeRecord.objects.filter(run=dry, reason="ambiguous_match").count(),
+            "links": summed.get("linked", 0), "ambiguous": dry.ambiguous or 0,
             "problems": summed["problems"]}
