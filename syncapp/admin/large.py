@@ -76,7 +76,7 @@ class LargeTableAdmin(admin.ModelAdmin):
         condition = Q(pk__in=[])
         for field, how in self.exact_search.items():
             if how == "number":
-                if text.isdigit():
+                if text.isdigit() and len(text) <= 18:  # fits a bigint
                     condition |= Q(**{field: int(text)})
             elif how == "notion":
                 condition |= Q(**{f"{field}__in": sorted(id_variants(text))})
