@@ -190,7 +190,6 @@ class TimeEntry(models.Model):
             models.Index(fields=["sf_status", "sf_next_attempt_at"]),
             # The admin's list in its ORDER BY -start, -id, deep pages included.
             models.Index(fields=["-start", "-id"], name="timeentry_newest_first"),
-            models.Index(fields=["sf_event_id"], name="timeentry_sf_event_id"),  # search
             # The time report's running timers: the few rows with running set, not a walk
             # through every entry's start.
             models.Index(fields=["start"], condition=models.Q(running=True),
