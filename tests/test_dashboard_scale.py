@@ -268,3 +268,29 @@ def test_admin_paginator_estimates_only_unfiltered_postgres_lists(monkeypatch):
     assert estimated == 3 and ESTIMATE_ABOVE == 10_000  # the statistics' 3, not the 6 rows
     exact = EstimatedCountPaginator(WebhookDelivery.objects.filter(source="clockify"), 100)
     assert exact.count == 6
+
+
+# -- the time report page ---------------------------------------------------------------------
+@pytest.mark.django_db
+def test_time_report_page_shows_the_top_tasks_and_says_how_many_more(admin_client,
+                                                                    monkeypatch):
+    from syncapp.services import time_report
+    from syncapp.views import time_report as view
+
+    start = at(DAY, 9)
+    TimeEntry.objects.bulk_create([
+        TimeEntry(clockify_id=f"te{i}", start=start, end=start + timedelta(hours=1),
+                  duration_seconds=seconds, project_id="p1", task_id=f"t{i}", billable=i != 2)
+        for i, seconds in enumerate((3600, 7200, 1800))])
+    report = time_report.build(DAY, DAY, top=2)
+    assert [row.key for row in report.tasks] == ["t1", "t0"] and report.more_tasks == 1
+    assert report.total.seconds == 12600 and report.projects[0].seconds == 12600
+    full = time_report.build(DAY, DAY)
+    assert [row.key for row in full.tasks] == ["t1", "t0", "t2"] and full.more_tasks == 0
+    monkeypatch.setattr(view, "SHOWN_ROWS", 2)
+    html = admin_client.get(reverse("time-report"), {"start": DAY.isoformat(),
+                                                     "end": DAY.isoformat()}).content.decode()
+    assert "The 2 tasks with the most hours are shown; 1 more are in the CSV." in html
+    csv = admin_client.get(reverse("time-report-csv"), {"start": DAY.isoformat(),
+                                                        "end": DAY.isoformat()}).content
+    assert b"t2" in csv
