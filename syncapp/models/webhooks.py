@@ -195,9 +195,10 @@ class TimeEntry(models.Model):
             models.Index(fields=["start"], condition=models.Q(running=True),
                          name="timeentry_running"),
             # The time report's sums over a period, read from the index alone (completed,
-            # non-deleted entries: the report's own filter).
+            # non-deleted entries: the report's own filter; the filter's columns are listed
+            # too, or the planners still visit every row to check them).
             models.Index(fields=["start", "project_id", "task_id", "billable",
-                                 "duration_seconds"],
+                                 "duration_seconds", "user_id", "end", "deleted", "running"],
                          condition=models.Q(deleted=False, running=False, end__isnull=False,
                                             duration_seconds__isnull=False),
                          name="timeentry_report"),

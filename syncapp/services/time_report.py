@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum, Window
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -122,9 +122,11 @@ def _mappings(kind: str, clockify_ids: set[str]) -> dict[str, EntityMapping]:
     ids = sorted(i for i in clockify_ids if i)
     if not ids:
         return {}
-    found = EntityMapping.objects.filter(kind=kind, clockify_id__in=ids).defer("baseline")
+    wanted = ["kind", "clockify_id", "name", "notion_page_id"]  # what the rows show
+    found = EntityMapping.objects.filter(kind=kind, clockify_id__in=ids).only(*wanted)
     if kind == Kind.PROJECT:
-        found = found.select_related("parent").defer("parent__baseline")
+        found = found.select_related("parent").only(
+            "parent", *wanted, *(f"parent__{name}" for name in wanted))
     return {m.clockify_id: m for m in found}
 
 
@@ -171,13 +173,13 @@ def build(start: date, end: date, top: int | None = None) -> Report:
 
 def _top_task_groups(entries, top: int) -> tuple[list[dict], int]:
     """The `top` (project, task) pairs with the most seconds, as (project, task, billable)
-    groups, and how many pairs are left out. Two queries."""
-    pairs = entries.values("project_id", "task_id")
-    ranked = list(pairs.annotate(
+    groups, and how many pairs are left out. One query."""
+    ranked = list(entries.values("project_id", "task_id").annotate(
         seconds=Sum("duration_seconds"),
-        billable_seconds=Sum("duration_seconds", filter=Q(billable=True)))
+        billable_seconds=Sum("duration_seconds", filter=Q(billable=True)),
+        pairs=Window(Count("*")))  # how many pairs in all, counted in the same query
         .order_by("-seconds", "project_id", "task_id")[:top])
-    more = max(0, pairs.distinct().count() - len(ranked))  # always asked: a fixed count
+    more = max(0, ranked[0]["pairs"] - len(ranked)) if ranked else 0
     groups = []
     for pair in ranked:
         billable = int(pair["billable_seconds"] or 0)
