@@ -118,16 +118,29 @@ def completed_entries(start: date, end: date):
                                     start__gte=lower, start__lt=upper).order_by()
 
 
-def _mappings(kind: str, clockify_ids: set[str]) -> dict[str, EntityMapping]:
+@dataclass
+class Named:
+    """What the report shows of a mapping: read as plain values, not model instances (a
+    month may name a thousand projects and their clients)."""
+
+    clockify_id: str
+    name: str
+    notion_page_id: str
+    parent: Named | None = None
+
+
+def _mappings(kind: str, clockify_ids: set[str]) -> dict[str, Named]:
     ids = sorted(i for i in clockify_ids if i)
     if not ids:
         return {}
-    wanted = ["kind", "clockify_id", "name", "notion_page_id"]  # what the rows show
-    found = EntityMapping.objects.filter(kind=kind, clockify_id__in=ids).only(*wanted)
-    if kind == Kind.PROJECT:
-        found = found.select_related("parent").only(
-            "parent", *wanted, *(f"parent__{name}" for name in wanted))
-    return {m.clockify_id: m for m in found}
+    fields = ["clockify_id", "name", "notion_page_id"]
+    parents = [f"parent__{name}" for name in fields] if kind == Kind.PROJECT else []
+    found = {}
+    for row in EntityMapping.objects.filter(kind=kind, clockify_id__in=ids) \
+            .values_list(*fields, *parents):
+        parent = Named(*row[3:]) if parents and row[3] is not None else None
+        found[row[0]] = Named(row[0], row[1], row[2], parent)
+    return found
 
 
 def build(start: date, end: date, top: int | None = None) -> Report:
@@ -241,7 +254,7 @@ def _by_person(people: list[dict]) -> dict[str, Row]:
     return by_person
 
 
-def _name(mapping: EntityMapping | None, clockify_id: str, missing: str) -> str:
+def _name(mapping: Named | None, clockify_id: str, missing: str) -> str:
     if mapping is not None and mapping.name:
         return mapping.name
     return f"{clockify_id} (not mapped)" if clockify_id else missing

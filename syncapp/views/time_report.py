@@ -18,7 +18,7 @@ from syncapp.views.links import notion_url
 
 # Rows per section (and project bars) the page shows, the most hours first: a month of an
 # agency's 10,000 tasks is for the CSV, not for one page that must render fast.
-SHOWN_ROWS = 100
+SHOWN_ROWS = 50
 
 
 def _period(request: HttpRequest):
