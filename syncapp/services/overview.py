@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.urls import reverse
 from django.utils import timezone
 
@@ -120,8 +121,12 @@ def active_and_last() -> tuple[list[SyncRun], SyncRun | None]:
 
 def idle_poll_filter() -> Q:
     """Succeeded polls that recorded no change: the every-minute heartbeat."""
-    has_changes = Exists(ChangeRecord.objects.filter(run=OuterRef("pk")))
-    return Q(trigger=Trigger.POLL, status=RunStatus.SUCCEEDED) & ~Q(has_changes)
+    # A correlated "first change's id IS NULL", not NOT EXISTS: inside the list's OR,
+    # PostgreSQL hashes an EXISTS over every change record (100,000 rows read per page);
+    # a LIMIT 1 subquery it cannot hash, so it probes the (run, id) index per run shown.
+    first_change = ChangeRecord.objects.filter(run=OuterRef("pk")).order_by().values("pk")[:1]
+    return Q(trigger=Trigger.POLL, status=RunStatus.SUCCEEDED) \
+        & Q(IsNull(Subquery(first_change), True))
 
 
 def meaningful_runs(queryset: QuerySet[SyncRun] | None = None) -> QuerySet[SyncRun]:
