@@ -109,7 +109,10 @@ def pages(filled) -> list[tuple[str, str]]:
         "id", flat=True)[max(0, filled.sizes.records // 10 * 2 - 60)]
     runs = SyncRun.objects.order_by("-started_at", "-id")
     deep_run = runs[int(filled.sizes.runs * 0.9)]
-    deep_p = {model: max(1, model.objects.count() // 100 - 2)
+    from syncapp.admin.large import LargeTableAdmin
+
+    per_page = LargeTableAdmin.list_per_page
+    deep_p = {model: max(1, model.objects.count() // per_page - 2)  # the last pages
               for model in (ChangeRecord, SyncRun, WebhookDelivery, TimeEntry)}
     admin = "/admin/syncapp/"
     return [

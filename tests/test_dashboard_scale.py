@@ -294,3 +294,17 @@ def test_time_report_page_shows_the_top_tasks_and_says_how_many_more(admin_clien
     csv = admin_client.get(reverse("time-report-csv"), {"start": DAY.isoformat(),
                                                         "end": DAY.isoformat()}).content
     assert b"t2" in csv
+
+
+@pytest.mark.django_db
+def test_admin_deep_pages_read_ids_first_and_keep_the_order(admin_client):
+    now = at(DAY, 12)
+    WebhookDelivery.objects.bulk_create([
+        WebhookDelivery(source="clockify", received_at=now - timedelta(minutes=i),
+                        event_id=f"event-{i:03d}") for i in range(120)])
+    with CaptureQueriesContext(connection) as captured:
+        html = admin_client.get(ADMIN + "webhookdelivery/?p=2").content.decode()
+    shown = re.findall(r"event-(\d{3})", html)
+    assert [int(n) for n in shown] == list(range(50, 100))  # newest first, the second 50
+    selects = [q["sql"] for q in captured.captured_queries if "syncapp_webhookdelivery" in q["sql"]]
+    assert len(selects) == 3 and '"id" AS "pk"' in selects[1]  # count, the ids, the rows
