@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-clock install lint benchmark clean
+.PHONY: demo test test-clock install lint benchmark benchmark-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ lint: $(STAMP)
 
 benchmark: $(STAMP)
 	SANDBOX=true $(BIN)/python benchmarks/sync_benchmark.py
+
+# Every dashboard page and admin list at issue 11's sizes (100k change records, 5k runs,
+# 50k webhook deliveries, 100k time entries): queries and p50/p95 per page. SQLite, then
+# PostgreSQL in a throwaway test_ database when DATABASE_URL points at one.
+benchmark-dashboard: $(STAMP)
+	env -u DATABASE_URL $(BIN)/python benchmarks/dashboard_benchmark.py $(BENCH_ARGS)
+	@case "$$DATABASE_URL" in postgres*) $(BIN)/python benchmarks/dashboard_benchmark.py $(BENCH_ARGS);; esac
 
 clean:
 	rm -rf $(VENV) var

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from syncapp.admin.large import LargeTableAdmin
 from syncapp.models import ChangeRecord, DatabaseMapping, EntityMapping, SyncRun
 from syncapp.services import config_check
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(LargeTableAdmin):
+    """Runs, the audit trail and webhook data: the big tables, read only."""
+
     def has_add_permission(self, request):
         return False
 
@@ -55,14 +58,17 @@ class EntityMappingAdmin(admin.ModelAdmin):
 class SyncRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "started_at", "trigger", "mode", "dry_run", "status", "finished_at",
                     "triggered_by")
-    list_filter = ("status", "trigger", "mode", "dry_run")
-    date_hierarchy = "started_at"
+    list_filter = ("status", "trigger", "mode", "dry_run",
+                   ("started_at", admin.DateFieldListFilter))
+    exact_search = {"id": "number", "triggered_by": "id"}
+    search_help_text = "A run number, or who triggered it exactly as shown."
 
 
 @admin.register(ChangeRecord)
 class ChangeRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "run", "kind", "action", "outcome", "name", "reason")
-    list_filter = ("outcome", "kind", "action", "reason")
-    search_fields = ("name", "notion_page_id", "clockify_id", "error")
+    list_filter = ("outcome", "kind", "action", ("created_at", admin.DateFieldListFilter))
+    exact_search = {"notion_page_id": "notion", "clockify_id": "id", "run_id": "number"}
+    search_help_text = ("A Notion page ID (with or without dashes), a Clockify ID or a run "
+                        "number. To search by name, open the run on the dashboard.")
     list_select_related = ("run",)
-    date_hierarchy = "created_at"

@@ -31,9 +31,9 @@ def _pretty(value) -> str:
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("id", "received_at", "source", "event_type", "status", "response_status",
                     "remote_addr", "event_id", "attempts")
-    list_filter = ("source", "status", "verified")
-    search_fields = ("event_id", "event_type", "message")
-    date_hierarchy = "received_at"
+    list_filter = ("source", "status", "verified", ("received_at", admin.DateFieldListFilter))
+    exact_search = {"event_id": "id", "id": "number"}
+    search_help_text = "The sender's event id (or entity id), or the delivery number."
     actions = ["reprocess_deliveries"]
     fields = ("source", "received_at", "remote_addr", "status", "response_status", "message",
               "event_type", "event_id", "verified", "attempts", "processed_at", "body_size",
@@ -80,9 +80,11 @@ class TimeEntryAdmin(ReadOnlyAdmin):
     list_display = ("clockify_id", "description", "start", "duration_seconds", "project_id",
                     "task_id", "running", "deleted", "last_event", "sf_status", "sf_attempts",
                     "sf_next_attempt_at")
-    list_filter = ("running", "deleted", "billable", "sf_status")
-    search_fields = ("clockify_id", "description", "project_id", "task_id", "sf_event_id")
-    date_hierarchy = "start"
+    list_filter = ("running", "deleted", "billable", "sf_status",
+                   ("start", admin.DateFieldListFilter))
+    # Not sf_event_id: empty on most entries, so its index is useless and the OR a scan.
+    exact_search = {"clockify_id": "id", "project_id": "id", "task_id": "id"}
+    search_help_text = "A Clockify time entry, project or task ID."
     actions = ["retry_salesforce"]
     readonly_fields = [f.name for f in TimeEntry._meta.fields]
 

@@ -248,7 +248,14 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["status", "-started_at"])]
+        indexes = [
+            models.Index(fields=["status", "-started_at"]),
+            # The runs list, the recent runs, the admin's run list (their keyset and
+            # ORDER BY -started_at, -id) and the chart's started_at range of today.
+            models.Index(fields=["-started_at", "-id"], name="syncrun_newest_first"),
+            # The overview's last finished run (ORDER BY -finished_at, -id LIMIT 1).
+            models.Index(fields=["-finished_at", "-id"], name="syncrun_last_finished"),
+        ]
         constraints = [
             # At most one queued real run: every further trigger is merged into it. An undo
             # waits apart: nothing may be merged into it.
@@ -388,9 +395,16 @@ class ChangeRecord(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["run", "kind"]),
-            models.Index(fields=["created_at"]),
-            models.Index(fields=["notion_page_id"]),
+            models.Index(fields=["run", "kind"]),  # a run's records of one kind
+            # The chart's today (outcome and run read from the index alone) and the
+            # date-range exports.
+            models.Index(fields=["created_at", "outcome", "run"], name="changerecord_by_day"),
+            models.Index(fields=["notion_page_id"]),  # search by Notion ID
+            # A run's records in id order: run detail's keyset pages, the idle-poll EXISTS.
+            models.Index(fields=["run", "id"], name="changerecord_run_pages"),
+            # The admin's outcome filter, in its id order, without sorting.
+            models.Index(fields=["outcome", "id"], name="changerecord_by_outcome"),
+            models.Index(fields=["clockify_id"], name="changerecord_clockify_id"),  # search
         ]
 
     def __str__(self) -> str:

@@ -71,7 +71,9 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["source", "-received_at"]),
             models.Index(fields=["status"]),
-            models.Index(fields=["event_id"]),
+            models.Index(fields=["event_id"]),  # the admin's search
+            # The admin's list in its ORDER BY -received_at, -id, deep pages included.
+            models.Index(fields=["-received_at", "-id"], name="delivery_newest_first"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source", "dedupe_key"],
@@ -184,8 +186,22 @@ class TimeEntry(models.Model):
         indexes = [
             models.Index(fields=["task_id"]),
             models.Index(fields=["project_id"]),
-            models.Index(fields=["start"]),
+            models.Index(fields=["start"]),  # the time report's period
             models.Index(fields=["sf_status", "sf_next_attempt_at"]),
+            # The admin's list in its ORDER BY -start, -id, deep pages included.
+            models.Index(fields=["-start", "-id"], name="timeentry_newest_first"),
+            # The time report's running timers: the few rows with running set, not a walk
+            # through every entry's start.
+            models.Index(fields=["start"], condition=models.Q(running=True),
+                         name="timeentry_running"),
+            # The time report's sums over a period, read from the index alone (completed,
+            # non-deleted entries: the report's own filter; the filter's columns are listed
+            # too, or the planners still visit every row to check them).
+            models.Index(fields=["start", "project_id", "task_id", "billable",
+                                 "duration_seconds", "user_id", "end", "deleted", "running"],
+                         condition=models.Q(deleted=False, running=False, end__isnull=False,
+                                            duration_seconds__isnull=False),
+                         name="timeentry_report"),
         ]
 
     def __str__(self) -> str:

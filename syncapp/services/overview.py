@@ -7,10 +7,10 @@ read hide those by default (`meaningful_runs`); counts and the chart still inclu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,11 +20,11 @@ from syncapp.models import (
     EntityMapping,
     Kind,
     MappingState,
-    Outcome,
     RunStatus,
     SyncRun,
     Trigger,
 )
+from syncapp.services import activity as daily
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD)
@@ -106,21 +106,27 @@ def _waiting_for(run: SyncRun) -> str:
 
 
 # -- the page's blocks ------------------------------------------------------------------------
-def active_runs() -> list[SyncRun]:
-    """Running first, then the queued follow-up(s). One query."""
-    runs = list(SyncRun.objects.filter(status__in=ACTIVE).order_by("id")[:10])
-    return sorted(runs, key=lambda r: (r.status != RunStatus.RUNNING, r.pk))
-
-
-def last_finished_run() -> SyncRun | None:
-    return (SyncRun.objects.filter(status__in=FINISHED, dry_run=False)
-            .order_by("-finished_at", "-id").first())
+def active_and_last() -> tuple[list[SyncRun], SyncRun | None]:
+    """The active runs, running first then the queued follow-up(s), and the last finished
+    real run. One query."""
+    last = (SyncRun.objects.filter(status__in=FINISHED, dry_run=False)
+            .order_by("-finished_at", "-id").values("pk")[:1])
+    found = list(SyncRun.objects.filter(Q(status__in=ACTIVE) | Q(pk__in=last))
+                 .order_by("id")[:11])
+    active = [run for run in found if run.status in ACTIVE][:10]
+    finished = [run for run in found if run.status not in ACTIVE]
+    return (sorted(active, key=lambda r: (r.status != RunStatus.RUNNING, r.pk)),
+            finished[0] if finished else None)
 
 
 def idle_poll_filter() -> Q:
     """Succeeded polls that recorded no change: the every-minute heartbeat."""
-    has_changes = Exists(ChangeRecord.objects.filter(run=OuterRef("pk")))
-    return Q(trigger=Trigger.POLL, status=RunStatus.SUCCEEDED) & ~Q(has_changes)
+    # A correlated "first change's id IS NULL", not NOT EXISTS: inside the list's OR,
+    # PostgreSQL hashes an EXISTS over every change record (100,000 rows read per page);
+    # a LIMIT 1 subquery it cannot hash, so it probes the (run, id) index per run shown.
+    first_change = ChangeRecord.objects.filter(run=OuterRef("pk")).order_by().values("pk")[:1]
+    return Q(trigger=Trigger.POLL, status=RunStatus.SUCCEEDED) \
+        & Q(IsNull(Subquery(first_change), True))
 
 
 def meaningful_runs(queryset: QuerySet[SyncRun] | None = None) -> QuerySet[SyncRun]:
@@ -180,28 +186,16 @@ class DayBar:
 
 
 def activity(days: int = 14) -> list[DayBar]:
-    """Runs and changes per day over the last `days` days (local time). Two queries."""
+    """Runs and changes per day over the last `days` days (local time). Finished days are
+    read from DailyActivity, today is counted (services/activity.py): three queries."""
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
-    since = timezone.make_aware(datetime.combine(first, time.min))
-    bars = {first + timedelta(days=i): DayBar(first + timedelta(days=i), 0, 0, 0, 0)
-            for i in range(days)}
-    runs = (SyncRun.objects.filter(started_at__gte=since, dry_run=False)
-            .annotate(day=TruncDate("started_at")).values("day")
-            .annotate(total=Count("id"), failed=Count("id", filter=Q(status__in=TROUBLE))))
-    for row in runs:
-        if row["day"] in bars:
-            bars[row["day"]].runs = row["total"]
-            bars[row["day"]].failed_runs = row["failed"]
-    changes = (ChangeRecord.objects.filter(created_at__gte=since, run__dry_run=False)
-               .annotate(day=TruncDate("created_at")).values("day")
-               .annotate(applied=Count("id", filter=Q(outcome=Outcome.APPLIED)),
-                         problems=Count("id", filter=Q(outcome__in=[Outcome.FAILED,
-                                                                    Outcome.FLAGGED]))))
-    for row in changes:
-        if row["day"] in bars:
-            bars[row["day"]].changes = row["applied"]
-            bars[row["day"]].problems = row["problems"]
+    figures = daily.days(first, today, today)
+    bars = {}
+    for i in range(days):
+        day = first + timedelta(days=i)
+        found = figures.get(day) or daily.Day()
+        bars[day] = DayBar(day, found.runs, found.failed_runs, found.changes, found.problems)
     result = list(bars.values())
     peak = max([b.changes + b.problems for b in result] + [1])
     for bar in result:
@@ -217,12 +211,13 @@ def first_run_journey() -> dict:
     The plan of the latest finished dry run, in the words people decide on: what would be
     created, linked to an existing Clockify record, and which matches need a decision.
     """
+    ambiguous = ChangeRecord.objects.filter(run=OuterRef("pk"), reason="ambiguous_match") \
+        .order_by().values("run").annotate(n=Count("id")).values("n")
     dry = (SyncRun.objects.filter(dry_run=True, status__in=FINISHED)
-           .order_by("-finished_at", "-id").first())
+           .annotate(ambiguous=Subquery(ambiguous)).order_by("-finished_at", "-id").first())
     if dry is None:
         return {"dry_run": None}
     summed = totals(dry)
     return {"dry_run": dry, "creates": summed.get("created", 0),
-            "links": summed.get("linked", 0),
-            "ambiguous": ChangeRecord.objects.filter(run=dry, reason="ambiguous_match").count(),
+            "links": summed.get("linked", 0), "ambiguous": dry.ambiguous or 0,
             "problems": summed["problems"]}

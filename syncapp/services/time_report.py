@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Max, Sum
+from django.db.models import Count, Max, Q, Sum, Window
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -101,6 +101,7 @@ class Report:
     total: Row = field(default_factory=lambda: Row("total", "", "Total"))
     running: list[dict] = field(default_factory=list)
     running_count: int = 0
+    more_tasks: int = 0  # tasks left out of the page (build(top=...)); the CSV has them
 
     def rows(self) -> Iterator[Row]:
         yield from self.clients
@@ -117,22 +118,43 @@ def completed_entries(start: date, end: date):
                                     start__gte=lower, start__lt=upper).order_by()
 
 
-def _mappings(kind: str, clockify_ids: set[str]) -> dict[str, EntityMapping]:
+@dataclass
+class Named:
+    """What the report shows of a mapping: read as plain values, not model instances (a
+    month may name a thousand projects and their clients)."""
+
+    clockify_id: str
+    name: str
+    notion_page_id: str
+    parent: Named | None = None
+
+
+def _mappings(kind: str, clockify_ids: set[str]) -> dict[str, Named]:
     ids = sorted(i for i in clockify_ids if i)
     if not ids:
         return {}
-    found = EntityMapping.objects.filter(kind=kind, clockify_id__in=ids).defer("baseline")
-    if kind == Kind.PROJECT:
-        found = found.select_related("parent").defer("parent__baseline")
-    return {m.clockify_id: m for m in found}
+    fields = ["clockify_id", "name", "notion_page_id"]
+    parents = [f"parent__{name}" for name in fields] if kind == Kind.PROJECT else []
+    found = {}
+    for row in EntityMapping.objects.filter(kind=kind, clockify_id__in=ids) \
+            .values_list(*fields, *parents):
+        parent = Named(*row[3:]) if parents and row[3] is not None else None
+        found[row[0]] = Named(row[0], row[1], row[2], parent)
+    return found
 
 
-def build(start: date, end: date) -> Report:
-    """The report for days start…end (inclusive, local time)."""
+def build(start: date, end: date, top: int | None = None) -> Report:
+    """The report for days start…end (inclusive, local time).
+
+    With `top` (the page), only the `top` tasks with the most hours are read and named,
+    by the database (ORDER BY hours LIMIT top), and `report.more_tasks` says how many more
+    there are: a month of 10,000 tasks would otherwise be 10,000 rows to load, name and
+    show on every view. Clients, projects, people and the total stay complete; the CSV
+    (top=None) has every row."""
     report = Report(start, end)
     entries = completed_entries(start, end)
-    groups = list(entries.values("project_id", "task_id", "billable")
-                  .annotate(seconds=Sum("duration_seconds")))
+    per = ("project_id", "billable") if top else ("project_id", "task_id", "billable")
+    groups = list(entries.values(*per).annotate(seconds=Sum("duration_seconds")))
     people = list(entries.values("user_id", "billable")
                   .annotate(seconds=Sum("duration_seconds"), user_name=Max(KT("raw__user__name"))))
     lower, upper = local_day_bounds(start, end)
@@ -144,7 +166,10 @@ def build(start: date, end: date) -> Report:
 
     projects = _mappings(Kind.PROJECT, {g["project_id"] for g in groups}
                          | {r["project_id"] for r in running_rows})
-    tasks = _mappings(Kind.TASK, {g["task_id"] for g in groups})
+    if top:
+        task_groups, report.more_tasks = _top_task_groups(entries, top)
+        groups += task_groups
+    tasks = _mappings(Kind.TASK, {g["task_id"] for g in groups if "task_id" in g})
 
     by_client, by_project, by_task = _by_work(groups, projects, tasks, report.total)
     report.clients = _ordered(by_client.values())
@@ -159,6 +184,25 @@ def build(start: date, end: date) -> Report:
     return report
 
 
+def _top_task_groups(entries, top: int) -> tuple[list[dict], int]:
+    """The `top` (project, task) pairs with the most seconds, as (project, task, billable)
+    groups, and how many pairs are left out. One query."""
+    ranked = list(entries.values("project_id", "task_id").annotate(
+        seconds=Sum("duration_seconds"),
+        billable_seconds=Sum("duration_seconds", filter=Q(billable=True)),
+        pairs=Window(Count("*")))  # how many pairs in all, counted in the same query
+        .order_by("-seconds", "project_id", "task_id")[:top])
+    more = max(0, ranked[0]["pairs"] - len(ranked)) if ranked else 0
+    groups = []
+    for pair in ranked:
+        billable = int(pair["billable_seconds"] or 0)
+        for is_billable, seconds in ((True, billable), (False, int(pair["seconds"]) - billable)):
+            if seconds:
+                groups.append({"project_id": pair["project_id"], "task_id": pair["task_id"],
+                               "billable": is_billable, "seconds": seconds, "task_only": True})
+    return groups, more
+
+
 def _ordered(rows) -> list[Row]:
     return sorted(rows, key=lambda r: (-r.seconds, r.name.casefold(), r.key))
 
@@ -169,7 +213,7 @@ def _by_work(groups: list[dict], projects: dict, tasks: dict, total: Row) -> tup
     by_project: dict[str, Row] = {}
     by_task: dict[tuple[str, str], Row] = {}
     for group in groups:
-        project_id, task_id = group["project_id"], group["task_id"]
+        project_id, task_id = group["project_id"], group.get("task_id", "")
         seconds, billable = int(group["seconds"] or 0), group["billable"]
         project = projects.get(project_id)
         client = project.parent if project else None
@@ -183,15 +227,18 @@ def _by_work(groups: list[dict], projects: dict, tasks: dict, total: Row) -> tup
             by_project[project_id] = Row(
                 "project", project_id, project_name, client=client_name, project=project_name,
                 notion_page_id=project.notion_page_id if project else "")
-        if (project_id, task_id) not in by_task:
-            task = tasks.get(task_id)
-            task_name = _name(task, task_id, NO_TASK)
-            by_task[project_id, task_id] = Row(
-                "task", task_id, task_name, client=client_name, project=project_name,
-                task=task_name, project_key=project_id,
-                notion_page_id=task.notion_page_id if task else "")
-        for row in (by_client[client_key], by_project[project_id],
-                    by_task[project_id, task_id], total):
+        adding = [] if group.get("task_only") else [by_client[client_key],
+                                                      by_project[project_id], total]
+        if "task_id" in group:  # the page reads tasks apart (build(top=...))
+            if (project_id, task_id) not in by_task:
+                task = tasks.get(task_id)
+                task_name = _name(task, task_id, NO_TASK)
+                by_task[project_id, task_id] = Row(
+                    "task", task_id, task_name, client=client_name, project=project_name,
+                    task=task_name, project_key=project_id,
+                    notion_page_id=task.notion_page_id if task else "")
+            adding.append(by_task[project_id, task_id])
+        for row in adding:
             row.add(billable, seconds)
     return by_client, by_project, by_task
 
@@ -207,7 +254,7 @@ def _by_person(people: list[dict]) -> dict[str, Row]:
     return by_person
 
 
-def _name(mapping: EntityMapping | None, clockify_id: str, missing: str) -> str:
+def _name(mapping: Named | None, clockify_id: str, missing: str) -> str:
     if mapping is not None and mapping.name:
         return mapping.name
     return f"{clockify_id} (not mapped)" if clockify_id else missing

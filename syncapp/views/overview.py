@@ -22,8 +22,7 @@ def run_row(run: SyncRun) -> dict:
 @require_GET
 @staff_required
 def overview_page(request: HttpRequest) -> HttpResponse:
-    active = overview.active_runs()
-    last = overview.last_finished_run()
+    active, last = overview.active_and_last()
     holder, dead_reason = runs.lock_state()
     context = {
         "stuck_lock": (holder, dead_reason) if dead_reason else None,
@@ -39,6 +38,7 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         "recent": [run_row(run) for run in overview.recent_runs()],
         "chart": overview.activity(),
     }
+    request.pending_review_count = context["reviews"].count  # the nav badge asks no more
     context["mapped_total"] = sum(row["total"] for row in context["mapped"])
     context["chart_peak"] = max([b.changes + b.problems for b in context["chart"]] + [0])
     context["syncing"] = syncing.state()

@@ -14,11 +14,14 @@ from django.views.decorators.http import require_GET
 
 from syncapp.models import Action, ChangeRecord, Kind, Outcome, RunStatus, SyncRun, Trigger
 from syncapp.services import overview, undo
+from syncapp.views import keyset
 from syncapp.views.access import staff_required
 from syncapp.views.links import clockify_url, notion_url
 from syncapp.views.overview import run_row
 
 PAGE_SIZE = 50
+RUN_ORDER = ("-started_at", "-id")  # served by the index syncrun_newest_first
+RECORD_ORDER = ("id",)  # within a run: the index changerecord_run_pages (run, id)
 HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 SIDE = {"clockify": "Clockify", "notion": "Notion"}
 
@@ -56,7 +59,8 @@ def page_of(request: HttpRequest, queryset: QuerySet):
 
 def query_without_page(request: HttpRequest) -> str:
     params = request.GET.copy()
-    params.pop("page", None)
+    for name in ("page", "after", "before"):
+        params.pop(name, None)
     return params.urlencode()
 
 
@@ -73,7 +77,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
         runs = runs.filter(trigger=trigger)
     if not show_idle:
         runs = overview.meaningful_runs(runs)
-    page = page_of(request, runs.order_by("-started_at", "-id"))
+    page = keyset.page(request, runs, RUN_ORDER, PAGE_SIZE)
     today = timezone.localdate()
     return render(request, "syncapp/run_list.html", {
         "page": page, "rows": [run_row(run) for run in page.object_list],
@@ -127,7 +131,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     if outcome:
         records = records.filter(outcome=outcome)
     records = search(records, text, "notion_page_id", "clockify_id")
-    page = page_of(request, records.order_by("id"))
+    page = keyset.page(request, records, RECORD_ORDER, PAGE_SIZE)
     items = []
     for record in page.object_list:
         parent = record.mapping.parent if record.mapping else None
