@@ -1402,9 +1402,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{seeding['rss_after_mb']:.0f} MB; product process RSS {rss_mb():.0f} MB "
                   "(Python + Django); memory figures below are the product process's")
     for name in args.scenarios:
+        done = len(bench.results)
         getattr(bench, SCENARIOS[name])()
         if not args.json:
-            print_scenario(bench.results[-1], bench)
+            for scenario in bench.results[done:]:  # a step may add more than one (n8n)
+                print_scenario(scenario, bench)
             sys.stdout.flush()
 
     summary = [(sc.title, t) for sc in bench.results for t in sc.targets]
