@@ -501,11 +501,12 @@ def audit_options() -> tuple[dict | None, str]:
     mode = getattr(models.Mode, "AUDIT", None)
     if mode is not None:
         return {"mode": mode}, f"SyncOptions(mode={mode!r})"
-    names = {f.name for f in dataclasses.fields(SyncOptions)}
-    if "audit" in names:
-        return {"audit": True}, "SyncOptions(audit=True)"
-    return None, ("this code has no audit mode (no Mode.AUDIT, no SyncOptions.audit): measured "
-                  "today's full run, which is a complete read of both sides")
+    flags = [f.name for f in dataclasses.fields(SyncOptions)
+             if "audit" in f.name and f.default is False]  # audit=True, full_audit=True ...
+    if flags:
+        return {flags[0]: True}, f"SyncOptions({flags[0]}=True)"
+    return None, ("this code has no audit mode (no Mode.AUDIT, no boolean SyncOptions.*audit*): "
+                  "measured today's full run, which is a complete read of both sides")
 
 
 # --------------------------------------------------------------------------------------------
