@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-clock install lint benchmark benchmark-dashboard clean
+.PHONY: demo test test-clock install lint benchmark benchmark-scale benchmark-dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,17 @@ test-clock: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Measuring tools, not tests (README "Benchmarks"); extra options: BENCH_ARGS="--repeat 5".
 benchmark: $(STAMP)
-	SANDBOX=true $(BIN)/python benchmarks/sync_benchmark.py
+	SANDBOX=true $(BIN)/python benchmarks/sync_benchmark.py $(BENCH_ARGS)
+
+# Initial and no-change sync of 3×B and 10×B, emulators in their own process so the peak RSS
+# is the product's. Slow: real loopback HTTP, 10×B is 112,000 entities (tens of minutes).
+benchmark-scale: $(STAMP)
+	SANDBOX=true $(BIN)/python benchmarks/sync_benchmark.py --scale 3 --emulators process \
+		--only no_change $(BENCH_ARGS)
+	SANDBOX=true $(BIN)/python benchmarks/sync_benchmark.py --scale 10 --emulators process \
+		--only no_change $(BENCH_ARGS)
 
 # Every dashboard page and admin list at issue 11's sizes (100k change records, 5k runs,
 # 50k webhook deliveries, 100k time entries): queries and p50/p95 per page. SQLite, then
