@@ -34,7 +34,6 @@ from typing import Any
 
 from syncapp.sandbox import ids
 from syncapp.sandbox.base import Emulator, SandboxRequest, SandboxResponse
-from syncapp.sandbox.clockify_feed import FEED_ROUTE, ChangeFeed
 from syncapp.sandbox.clockify_dto import (
     CURRENCY_ID,
     Body,
@@ -66,6 +65,7 @@ from syncapp.sandbox.clockify_dto import (
     user_dto,
     workspace_dto,
 )
+from syncapp.sandbox.clockify_feed import FEED_ROUTE, ChangeFeed
 
 MAX_PAGE_SIZE = 5000
 MAX_IN_PROGRESS_PAGE_SIZE = 1000

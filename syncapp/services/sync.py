@@ -43,6 +43,7 @@ from syncapp.models import (
 )
 from syncapp.services import connections, review, snapshots
 from syncapp.services.apply import Applier
+from syncapp.services.side_by_side import SideBySide
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ class ReadingBothSides:
         return sorted(p for p in wanted if p and p != PLACEHOLDER)
 
 
-class SyncSession(ReadingBothSides):
+class SyncSession(SideBySide, ReadingBothSides):
     """One run's state: clients, configs, mappings and the records read so far."""
 
     def __init__(self, run: SyncRun, options: SyncOptions,
@@ -342,7 +343,8 @@ class SyncSession(ReadingBothSides):
                 # Clockify-side change, so it reads Clockify for every page it names.
                 self._drop_unchanged(snapshot)
             self.progress(f"Reading Clockify {kind}s")
-            snapshot.clockify = self._read_clockify(snapshot, incremental)
+            snapshot.clockify = self._read_clockify(snapshot, incremental) if incremental \
+                else self.read_clockify_full(snapshot, loaded)
         except ApiError as exc:
             self._kind_failed(kind, f"Reading {kind}s failed: {exc}")
             return None
@@ -408,6 +410,7 @@ class SyncSession(ReadingBothSides):
                                   "so far is recorded, the rest is untouched; the next run "
                                   "continues from there.")
         self._save_data_sources()
+        self.record_clockify_read()
         self.run.finish(status, counts=counts, errors="\n".join(self.errors),
                         api_calls=api_calls(self.notion, self.clockify),
                         complete=not self.failed_kinds)
@@ -418,8 +421,18 @@ def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
     return {client.service: {"total": client.total_calls, "retries": client.retries,
                              "rate_limited": client.rate_limited,
                              "waited_seconds": round(client.waited, 3),
-                             "by_endpoint": dict(client.calls)}
+                             "by_endpoint": _copied(client.calls)}
             for client in (notion, clockify)}
+
+
+def _copied(counter) -> dict:
+    """A copy of a counter the Clockify thread may be adding a key to right now."""
+    for _ in range(10):
+        try:
+            return dict(counter)
+        except RuntimeError:  # "dictionary changed size during iteration": try again
+            continue
+    return {}
 
 
 def run_sync(options: SyncOptions, *, run: SyncRun | None = None,
@@ -447,7 +460,9 @@ def _run_session(session: SyncSession, since) -> SyncRun:
     """Read, plan and apply every kind; a crash marks the run failed before it propagates."""
     run, notion, clockify = session.run, session.notion, session.clockify
     try:
+        session.begin_clockify()  # full runs: Clockify is read beside Notion, on its thread
         session.read_notion(since)
+        session.join_clockify()
         for kind in session.kinds:
             session.sync_kind(kind)
     except AuthError as exc:

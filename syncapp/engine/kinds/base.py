@@ -54,6 +54,11 @@ class KindSpec:
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    @property
+    def feed_type(self) -> str:
+        """Its `type` in Clockify's change feed (CLIENTS, PROJECTS, TASKS): the plural."""
+        return self.database_label.upper()
+
     # -- canonical values <-> Clockify ------------------------------------------------------
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
         """Canonical fields and the parent's Clockify id of one Clockify entity."""
