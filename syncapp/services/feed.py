@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from syncapp.clients.errors import ApiError, UnexpectedShape
-from syncapp.clients.formats import utc_stamp
 from syncapp.models import EntityMapping, SyncRun
 from syncapp.services.clockify_reads import Mapped
 
@@ -29,7 +28,7 @@ def overlap() -> timedelta:
     return timedelta(seconds=settings.CLOCKIFY_FEED_OVERLAP_SECONDS)
 
 
-def window(now: datetime) -> tuple[str, str] | str:
+def window(now: datetime) -> tuple[datetime, datetime] | str:
     """The feed's (start, end) for a run starting `now`, or why the feed is not asked."""
     if not settings.CLOCKIFY_CHANGE_FEED:
         return f"The change feed is turned off (CLOCKIFY_CHANGE_FEED=false): {COMPLETE}."
@@ -41,7 +40,7 @@ def window(now: datetime) -> tuple[str, str] | str:
         return (f"The last complete state of Clockify ({since:%Y-%m-%d %H:%M} UTC) is older "
                 f"than CLOCKIFY_FEED_HORIZON_HOURS ({settings.CLOCKIFY_FEED_HORIZON_HOURS} h), "
                 f"so the change feed is not trusted that far back: {COMPLETE}.")
-    return utc_stamp(since - overlap()), utc_stamp(now + overlap())
+    return since - overlap(), now + overlap()
 
 
 def failure_note(exc: ApiError) -> str:
@@ -59,6 +58,7 @@ def mapped_entities(kind_names: list[str]) -> dict[str, dict[str, Mapped]]:
     mapped: dict[str, dict[str, Mapped]] = {}
     for kind in kind_names:
         rows = EntityMapping.objects.filter(kind=kind, clockify_id__isnull=False).values_list(
-            "clockify_id", "clockify_state", "parent__clockify_id")
-        mapped[kind] = {cid: Mapped(state or {}, parent) for cid, state, parent in rows}
+            "clockify_id", "clockify_state", "parent__clockify_id", "last_synced_at")
+        mapped[kind] = {cid: Mapped(state or {}, parent, synced)
+                        for cid, state, parent, synced in rows}
     return mapped

@@ -119,7 +119,7 @@ class ReadingBothSides:
                 if not self.options.targeted:
                     records = snapshots.notion_records(
                         self.notion, self.configs[kind], self.database_ids[kind], since)
-                if self.options.page_ids and self.options.mode != Mode.FULL:
+                if self.options.page_ids and self.options.mode == Mode.INCREMENTAL:
                     records.update(self._read_pages(kind, exclude=records))
             except NotFound as exc:
                 # Lost access looks like "everything was deleted": hold, archive nothing.
@@ -135,7 +135,7 @@ class ReadingBothSides:
                 self._kind_failed(kind, f"Reading the Notion {kind}s database failed: {exc}")
                 continue
             self.notion_records[kind] = records
-        if self.options.mode != Mode.FULL:
+        if self.options.mode == Mode.INCREMENTAL:
             self._read_unmapped_parents()
 
     def _read_unmapped_parents(self) -> None:
@@ -300,8 +300,8 @@ class SyncSession(SideBySide, ReadingBothSides):
 
     def _population(self, snapshot: Snapshot) -> int:
         """How many records of the kind are mapped: what a mass change is measured against."""
-        if self.options.mode == Mode.FULL:
-            return len(snapshot.known)  # a full run loaded them all
+        if self.options.mode != Mode.INCREMENTAL:
+            return len(snapshot.known)  # a full run (or an audit) loaded them all
         return EntityMapping.objects.filter(kind=snapshot.kind).count()
 
     def probe(self, kind: str) -> list[Change]:
