@@ -148,3 +148,16 @@ def test_feed_survives_a_save_and_load(emu, clock):
     mount(session, BASE, copy)
     session.headers["X-Api-Key"] = ids.CLOCKIFY_API_KEY
     assert ids_in(feed(session, "created")) == {client["id"]}
+
+
+def test_the_demo_control_endpoint_switches_the_feed():
+    from syncapp.sandbox.server import control
+    from syncapp.sandbox.workspace import Sandbox
+
+    box = Sandbox()
+    assert control(box, "POST", "/_sandbox/clockify/feed", {"mode": "failing"}) == \
+        (200, {"ok": True, "mode": "failing"})
+    assert box.clockify.feed == "failing"
+    status, body = control(box, "POST", "/_sandbox/clockify/feed", {"mode": "maybe"})
+    assert status == 400 and "feed mode" in body["error"]
+    assert box.clockify.feed == "failing"
