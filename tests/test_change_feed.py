@@ -254,6 +254,9 @@ def test_the_audit_has_its_own_weekly_schedule_and_wins_a_merge(sandbox, staff_c
     assert staff_client.get("/sync/audit/").status_code == 405
     assert staff_client.post("/sync/audit/").status_code == 302
     assert SyncRun.objects.filter(status="queued").count() == 1
+    page = staff_client.get("/settings/").content.decode()
+    assert "CLOCKIFY_FEED_HORIZON_HOURS" in page and "Weekly full audit" in page
+    assert 'id="full-audit"' in staff_client.get("/").content.decode()
 
 
 def test_manage_py_sync_audit(sandbox):

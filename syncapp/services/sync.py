@@ -418,11 +418,14 @@ class SyncSession(SideBySide, ReadingBothSides):
 
 
 def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
-    return {client.service: {"total": client.total_calls, "retries": client.retries,
-                             "rate_limited": client.rate_limited,
-                             "waited_seconds": round(client.waited, 3),
-                             "by_endpoint": _copied(client.calls)}
-            for client in (notion, clockify)}
+    return {client.service: _calls_of(client) for client in (notion, clockify)}
+
+
+def _calls_of(client) -> dict:
+    by_endpoint = _copied(client.calls)  # one copy: the total agrees with it
+    return {"total": sum(by_endpoint.values()), "retries": client.retries,
+            "rate_limited": client.rate_limited, "waited_seconds": round(client.waited, 3),
+            "by_endpoint": by_endpoint}
 
 
 def _copied(counter) -> dict:
