@@ -144,7 +144,8 @@ def test_a_clockify_edit_is_found_through_the_feed_as_a_complete_read_finds_it(
     assert records, "the edit made no change record"
     assert records == outcomes["off"][0] == outcomes["failing"][0]
     assert run.clockify_read == "feed"
-    assert box.clockify.call_count("GET") <= FEED_CALLS + 2  # the feed, then what it named
+    # the feed, what it named (and the GET before a PUT), and the feed again after writing
+    assert box.clockify.call_count("GET") <= 2 * FEED_CALLS + 2
     off, failing = outcomes["off"][1], outcomes["failing"][1]
     assert off.clockify_read == failing.clockify_read == "complete"
     assert "not offered" in off.feed_note and "failed" in failing.feed_note
@@ -278,3 +279,21 @@ def test_manage_py_sync_audit(sandbox):
     table = StringIO()
     call_command("sync", stdout=table)  # a plain full sync after it: through the feed
     assert "through the change feed" in table.getvalue()
+
+
+def test_after_its_writes_a_run_settles_its_state_only_if_the_feed_shows_nothing_else(sandbox):
+    from syncapp.services import connections, feed
+
+    first = synced_workspace(sandbox)
+    assert first.clockify_state_at > first.started_at  # after its writes, not before them
+    assert "next run asks it from the end of this one" in first.feed_note
+    client = connections.clockify_client()
+    assert feed.settled_at(client, first.started_at) is not None
+    # one of its creates deleted since (created and deleted in the range: in no endpoint)
+    task = sandbox.clockify.task(a_mapped("task").clockify_id)
+    url = f"{WS}/projects/{task['projectId']}/tasks/{task['id']}"
+    api = clockify_api(sandbox)
+    api.put(url, json={**task, "status": "DONE"}).raise_for_status()
+    assert feed.settled_at(client, first.started_at) is None  # its document changed
+    api.delete(url).raise_for_status()
+    assert feed.settled_at(client, first.started_at) is None  # gone from every endpoint

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
@@ -173,9 +174,21 @@ class SideBySide:
             else:
                 self.feed_notes.append("Full audit: drift not measured, the change feed "
                                        "was not usable (see above).")
-        run.feed_note = "\n".join(self.feed_notes)
         run.drift = self.drift
         every_kind = set(self.kinds) == set(KIND_ORDER)
         if not self.options.dry_run and every_kind and not self.failed_kinds \
                 and not self.stopped:
-            run.clockify_state_at = self._clockify_at
+            run.clockify_state_at = self._settled() or self._clockify_at
+        run.feed_note = "\n".join(self.feed_notes)
+
+    def _settled(self):
+        """After writing to Clockify: the state holds as of now if the feed shows only our
+        own writes since the run began (see feed.settled_at)."""
+        wrote = any(endpoint.startswith(("POST ", "PUT ")) for endpoint in self.clockify.calls)
+        if not (wrote and settings.CLOCKIFY_CHANGE_FEED):
+            return None
+        moment = feed.settled_at(self.clockify, self._clockify_at)
+        if moment is not None:
+            self.feed_notes.append("After its writes the change feed named nothing else: the "
+                                   "next run asks it from the end of this one.")
+        return moment
