@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from syncapp import logcontext
 from syncapp.clients.errors import ApiError
 from syncapp.engine import kinds
 from syncapp.engine.kinds import name_problem
@@ -57,23 +58,27 @@ class SideBySide:
     def _read_clockify_thread(self, span, mapped) -> None:
         """HTTP only: ask the feed, then read what needs no Notion record."""
         try:
-            for hook in THREAD_HOOKS:
-                hook("start")
-            if span is not None:
-                try:
-                    self.feed_changes = ask_feed(self.clockify, list(KIND_ORDER), *span)
-                except ApiError as exc:
-                    log.warning("The Clockify change feed cannot be used: %s", exc)
-                    self.feed_notes.append(feed.failure_note(exc))
-            use_feed = self.feed_changes if self.options.mode != Mode.AUDIT else None
-            self.reader = ClockifyReader(self.clockify, mapped, use_feed)
-            self.reader.prefetch(self.kinds)
-            for hook in THREAD_HOOKS:
-                hook("end")
+            with logcontext.bound_run(self.run.pk):  # a thread starts without the run's context
+                self._read_clockify(span, mapped)
         except BaseException as exc:  # noqa: BLE001 - handed to the run's thread in join
             self._thread_error = exc
         finally:
             connections.close_all()  # this thread's own connections, should any be open
+
+    def _read_clockify(self, span, mapped) -> None:
+        for hook in THREAD_HOOKS:
+            hook("start")
+        if span is not None:
+            try:
+                self.feed_changes = ask_feed(self.clockify, list(KIND_ORDER), *span)
+            except ApiError as exc:
+                log.warning("The Clockify change feed cannot be used: %s", exc)
+                self.feed_notes.append(feed.failure_note(exc))
+        use_feed = self.feed_changes if self.options.mode != Mode.AUDIT else None
+        self.reader = ClockifyReader(self.clockify, mapped, use_feed)
+        self.reader.prefetch(self.kinds)
+        for hook in THREAD_HOOKS:
+            hook("end")
 
     def join_clockify(self) -> None:
         if self._thread is None:
