@@ -297,3 +297,25 @@ def test_after_its_writes_a_run_settles_its_state_only_if_the_feed_shows_nothing
     assert feed.settled_at(client, first.started_at) is None  # its document changed
     api.delete(url).raise_for_status()
     assert feed.settled_at(client, first.started_at) is None  # gone from every endpoint
+
+
+def test_the_client_pages_the_feed_and_refuses_what_it_cannot_read(sandbox, monkeypatch):
+    from syncapp.clients import clockify as clockify_client
+    from syncapp.clients.errors import UnexpectedShape
+    from syncapp.services import connections
+
+    for n in range(5):
+        sandbox.clockify.create_client(f"Client {n}")
+    client = connections.clockify_client()
+    monkeypatch.setattr(clockify_client, "FEED_LIMIT", 2)
+    start = "2000-01-01T00:00:00Z"
+    end = "2100-01-01T00:00:00Z"
+    entries = client.entity_changes("created", ["CLIENTS"], start=start, end=end)
+    assert len({e.id for e in entries}) == 5 and {e.doc_type for e in entries} == {"CLIENTS"}
+    assert client.calls["GET /workspaces/{workspace}/entities/created"] == 3  # 2 + 2 + 1
+    # the untyped endpoints may answer bare documents: read too
+    bare = clockify_client._feed_entries([{"id": "a1", "name": "x"}], "GET /entities/created")
+    assert [(e.id, e.document["name"]) for e in bare] == [("a1", "x")]
+    for odd in ({"response": "nope"}, [17], [{"name": "no id"}], "text"):
+        with pytest.raises(UnexpectedShape):
+            clockify_client._feed_entries(odd, "GET /entities/created")

@@ -20,7 +20,9 @@ from syncapp.clients.errors import (
 from syncapp.clients.http import ApiClient, json_body, retry_after_seconds
 
 MAX_PAGE_SIZE = 5000
-FEED_LIMIT = 1000  # change-feed entries per page (the documented default is 50)
+# Change-feed entries per page. The documented default is 50 and no maximum is documented;
+# 5,000 is the largest page Clockify serves for its lists. A page shorter than this is the last.
+FEED_LIMIT = 5000
 FEED_OPS = ("created", "updated", "deleted")
 WS = "/workspaces/{workspace}"
 
