@@ -59,13 +59,13 @@ class SideBySide:
         """HTTP only: ask the feed, then read what needs no Notion record."""
         try:
             with logcontext.bound_run(self.run.pk):  # a thread starts without the run's context
-                self._read_clockify(span, mapped)
+                self._thread_reads(span, mapped)
         except BaseException as exc:  # noqa: BLE001 - handed to the run's thread in join
             self._thread_error = exc
         finally:
             connections.close_all()  # this thread's own connections, should any be open
 
-    def _read_clockify(self, span, mapped) -> None:
+    def _thread_reads(self, span, mapped) -> None:
         for hook in THREAD_HOOKS:
             hook("start")
         if span is not None:
