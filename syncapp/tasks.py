@@ -27,6 +27,15 @@ def daily_full_sync() -> int | str:
                              triggered_by="daily full sync").pk
 
 
+def full_audit() -> int | str:
+    """Weekly (editable in the admin): read Clockify completely and report what the change
+    feed missed."""
+    if not syncing.syncing_started():
+        return NOT_STARTED
+    return runs.request_sync(trigger=Trigger.SCHEDULE, mode=Mode.AUDIT,
+                             triggered_by="weekly full audit").pk
+
+
 def apply_pending(pending_id: int) -> str:
     """Apply an approved review decision (enqueued when it is approved)."""
     from syncapp.services.review_apply import apply_pending as apply

@@ -24,6 +24,7 @@ from syncapp.views.webhook_tokens import activate_notion_token
 urlpatterns = [
     path("", overview.overview_page, name="overview"),
     path("sync/", overview.sync_now, name="sync-now"),
+    path("sync/audit/", overview.full_audit, name="sync-audit"),
     path("sync/dry-run/", overview.dry_run, name="sync-dry-run"),
     path("sync/release-lock/", overview.release_lock, name="sync-release-lock"),
     path("syncing/start/", overview.start_syncing, name="syncing-start"),

@@ -160,6 +160,13 @@ CLOCKIFY_WORKSPACE_ID = str_var("CLOCKIFY_WORKSPACE_ID")
 # (The sandbox imposes no limit unless asked to, so the demo defaults to 25/s for both.)
 CLOCKIFY_REQUESTS_PER_SECOND = float_var("CLOCKIFY_REQUESTS_PER_SECOND", 25.0 if SANDBOX else 5.0,
                                          minimum=0.001)
+# A full sync asks Clockify's change feed what changed since the last complete state and
+# reads only that (off: every full sync reads Clockify completely). The overlap re-asks a few
+# minutes before that state (deletions show a minute late, clocks differ); past the horizon
+# the feed is not trusted and the run reads everything.
+CLOCKIFY_CHANGE_FEED = bool_var("CLOCKIFY_CHANGE_FEED", True)
+CLOCKIFY_FEED_OVERLAP_SECONDS = int_var("CLOCKIFY_FEED_OVERLAP_SECONDS", 300, minimum=60)
+CLOCKIFY_FEED_HORIZON_HOURS = int_var("CLOCKIFY_FEED_HORIZON_HOURS", 168, minimum=1)
 HTTP_TIMEOUT = float_var("HTTP_TIMEOUT", 30.0, minimum=1.0)
 HTTP_MAX_RETRIES = int_var("HTTP_MAX_RETRIES", 4, minimum=0)
 

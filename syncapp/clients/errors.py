@@ -85,3 +85,7 @@ class ValidationFailed(PermanentError):
 
 class QueryIncomplete(PermanentError):
     """A Notion query hit its result limit: the listing is not complete."""
+
+
+class UnexpectedShape(PermanentError):
+    """The service answered 2xx with a body we cannot read (an experimental endpoint)."""

@@ -156,6 +156,11 @@ class EntityMapping(models.Model):
         help_text='Last synced values, {"notion": {...}, "clockify": {...}}: the third side '
                   "of the three-way diff.",
     )
+    clockify_state = models.JSONField(
+        default=dict, blank=True,
+        help_text='Clockify\'s side as last read or written ({"fields": {...}, "parent": id}): '
+                  "what a change-feed run assumes for an entity the feed does not name. "
+                  "Empty: the next run reads the entity.")
     notion_last_edited = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -189,6 +194,7 @@ class Trigger(models.TextChoices):
 class Mode(models.TextChoices):
     FULL = "full", "Full"
     INCREMENTAL = "incremental", "Incremental"
+    AUDIT = "audit", "Full audit"  # a full sync that reads Clockify completely, feed or not
 
 
 class RunStatus(models.TextChoices):
@@ -244,6 +250,21 @@ class SyncRun(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undos",
         help_text="The run this run undoes (services/undo.py); empty for every other run.")
 
+    clockify_read = models.CharField(
+        max_length=10, blank=True, choices=[("feed", "Change feed"), ("complete", "Complete")],
+        help_text="How a full run read Clockify: through the change feed, or completely.")
+    feed_note = models.TextField(
+        blank=True, help_text="Why the run read Clockify completely instead of through the "
+                              "change feed (the fallback), or what the feed said.")
+    clockify_state_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Clockify's state was stored as of here: the next full run asks the change "
+                  "feed for what changed since (minus CLOCKIFY_FEED_OVERLAP_SECONDS).")
+    drift = models.JSONField(
+        default=list, blank=True,
+        help_text="Full audit: entities whose Clockify state differed from what the change "
+                  "feed let the sync assume (drift the feed missed).")
+
     objects = SyncRunQuerySet.as_manager()
 
     class Meta:
@@ -275,6 +296,11 @@ class SyncRun(models.Model):
     def trigger_label(self) -> str:
         """What lists and cards show: a dry run says so, whoever asked for it."""
         return "Dry run" if self.dry_run else self.get_trigger_display()
+
+    @property
+    def full_read(self) -> bool:
+        """Whole databases are read (a full sync or an audit), not a poll's few pages."""
+        return self.mode != Mode.INCREMENTAL
 
     @property
     def duration(self):

@@ -74,6 +74,7 @@ from syncapp.sandbox.clockify_dto import (
     user_dto,
     workspace_dto,
 )
+from syncapp.sandbox.clockify_feed import FEED_ROUTE, ChangeFeed
 
 MAX_PAGE_SIZE = 5000
 MAX_IN_PROGRESS_PAGE_SIZE = 1000
@@ -83,7 +84,7 @@ _WS = r"^/v1/workspaces/(?P<ws>[^/]+)"
 _WS_PATH = re.compile(r"^/v1/workspaces/([^/]+)(?:/|$)")
 
 
-class ClockifyEmulator(Emulator):
+class ClockifyEmulator(ChangeFeed, Emulator):
     name = "clockify"
     time_zone = "UTC"  # the sandbox user's profile time zone (hydrated entries, filters)
     workspace_name = "Sandbox Workspace"
@@ -114,6 +115,7 @@ class ClockifyEmulator(Emulator):
         ("GET", _WS + r"/time-entries/(?P<eid>[^/]+)$", "_get_entry"),
         ("PUT", _WS + r"/time-entries/(?P<eid>[^/]+)$", "_put_entry"),
         ("DELETE", _WS + r"/time-entries/(?P<eid>[^/]+)$", "_delete_entry"),
+        FEED_ROUTE,
     ]
 
     def __init__(self, *, api_key: str = ids.CLOCKIFY_API_KEY,
@@ -140,6 +142,7 @@ class ClockifyEmulator(Emulator):
         self._projects: dict[str, dict] = {}
         self._tasks: dict[str, dict] = {}
         self._entries: dict[str, dict] = {}
+        self._reset_feed()
 
     def _new_id(self) -> str:
         self._counter += 1
@@ -313,12 +316,14 @@ class ClockifyEmulator(Emulator):
                "ccEmails": []}
         raw.update(values)
         self._clients[raw["id"]] = raw
+        self._record("CLIENTS", raw, "created")
         return raw
 
     def _replace_client(self, raw: dict, body: Body) -> dict:
         values = self._client_values(body, full=True)
         self._check_client_name(values["name"], exclude=raw["id"])
         raw.update(values)
+        self._record("CLIENTS", raw, "updated")
         return raw
 
     def _archive_client_projects(self, client_id: str, *, projects: bool, tasks: bool) -> None:
@@ -327,10 +332,12 @@ class ClockifyEmulator(Emulator):
                 continue
             if projects:
                 project["archived"] = True
+                self._record("PROJECTS", project, "updated")
             if tasks:
                 for task in self._tasks.values():
                     if task["projectId"] == project["id"]:
                         task["status"] = "DONE"
+                        self._record("TASKS", task, "updated")
 
     def _get_clients(self, request, ws):
         items = self._by_name(request, list(self._clients.values()), strict=False)
@@ -361,10 +368,12 @@ class ClockifyEmulator(Emulator):
         raw = self._client_raw(cid)
         if not raw["archived"]:
             fail("Cannot delete an active client")
+        self._record("CLIENTS", raw, "deleted")
         del self._clients[cid]
         for project in self._projects.values():  # its projects become client-less
             if project["clientId"] == cid:
                 project["clientId"] = None
+                self._record("PROJECTS", project, "updated")
         return SandboxResponse(200, client_dto(raw))
 
     # -- projects -----------------------------------------------------------------------
@@ -427,6 +436,7 @@ class ClockifyEmulator(Emulator):
                "memberships": [membership(self.user_id, project_id, "PROJECT")]}
         raw.update(values)
         self._projects[project_id] = raw
+        self._record("PROJECTS", raw, "created")
         for task_values in tasks:
             self._store_task(project_id, task_values)
         return raw
@@ -436,6 +446,7 @@ class ClockifyEmulator(Emulator):
         merged = {**raw, **values}
         self._check_project_name(merged["name"], merged["clientId"], raw["id"])
         raw.update(values)
+        self._record("PROJECTS", raw, "updated")
         return raw
 
     @staticmethod
@@ -535,8 +546,10 @@ class ClockifyEmulator(Emulator):
         if not raw["archived"]:
             fail("Cannot delete an active project")
         dto = self._project_out(raw)
+        self._record("PROJECTS", raw, "deleted")
         del self._projects[pid]
         for task_id in [t["id"] for t in self._tasks.values() if t["projectId"] == pid]:
+            self._record("TASKS", self._tasks[task_id], "deleted")
             del self._tasks[task_id]
         return SandboxResponse(200, dto)
 
@@ -573,6 +586,7 @@ class ClockifyEmulator(Emulator):
                "userGroupIds": [], "estimate": "PT0S", "budgetEstimate": 0, "billable": True}
         raw.update(values)
         self._tasks[raw["id"]] = raw
+        self._record("TASKS", raw, "created")
         return raw
 
     def _get_tasks(self, request, ws, pid):
@@ -596,6 +610,7 @@ class ClockifyEmulator(Emulator):
     def _put_task(self, request, ws, pid, tid):
         raw = self._task_raw(pid, tid)
         raw.update(self._task_values(Body.of(request), creating=False))
+        self._record("TASKS", raw, "updated")
         return SandboxResponse(200, self._task_out(raw))
 
     def _delete_task(self, request, ws, pid, tid):
@@ -603,6 +618,7 @@ class ClockifyEmulator(Emulator):
         if raw["status"] != "DONE":
             fail("Cannot delete an active task")
         dto = self._task_out(raw)
+        self._record("TASKS", raw, "deleted")
         del self._tasks[tid]
         return SandboxResponse(200, dto)
 
@@ -777,6 +793,7 @@ class ClockifyEmulator(Emulator):
             raw = self._tasks.get(task_id) or fail("Task doesn't belong to Project")
             values = self._task_values(Body({**raw, **camel(fields)}), creating=False, ui=True)
             raw.update(values)
+            self._record("TASKS", raw, "updated")
             return copy.deepcopy(raw)
 
     def client(self, client_id: str) -> dict | None:
@@ -844,7 +861,7 @@ class ClockifyEmulator(Emulator):
             return copy.deepcopy({
                 "version": 1, "counter": self._counter, "clients": list(self._clients.values()),
                 "projects": list(self._projects.values()), "tasks": list(self._tasks.values()),
-                "timeEntries": list(self._entries.values()),
+                "timeEntries": list(self._entries.values()), "changes": self._dump_feed(),
             })
 
     def load_state(self, state: dict) -> None:
@@ -854,3 +871,4 @@ class ClockifyEmulator(Emulator):
             for key, table in (("clients", self._clients), ("projects", self._projects),
                                ("tasks", self._tasks), ("timeEntries", self._entries)):
                 table.update({item["id"]: copy.deepcopy(item) for item in state.get(key, [])})
+            self._load_feed(state.get("changes", []))

@@ -37,6 +37,12 @@ def control(sandbox: Sandbox, method: str, path: str, body: dict) -> tuple[int, 
             return 400, {"error": "service must be notion, clockify or salesforce"}
         emulator.faults.configure(float(body.get("rate", 0)), tuple(body.get("kinds") or ()))
         return 200, {"ok": True}
+    if path == "/_sandbox/clockify/feed":  # the change feed: on, off (absent) or failing
+        try:
+            sandbox.clockify.set_feed(str(body.get("mode", "")))
+        except ValueError as exc:
+            return 400, {"error": str(exc)}
+        return 200, {"ok": True, "mode": sandbox.clockify.feed}
     if path == "/_sandbox/clockify/track":
         from syncapp.sandbox.demo import track_time
 

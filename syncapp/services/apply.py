@@ -22,6 +22,7 @@ from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockif
 from syncapp.engine.records import ClockifyRecord, MappingConfig, clockify_record
 from syncapp.models import EntityMapping, MappingState, Outcome, SyncRun
 from syncapp.services import review
+from syncapp.services.clockify_reads import state_of
 from syncapp.services.recorder import REJECTED_NOTE, Recorder
 from syncapp.services.write_back import NotionWriteBack
 
@@ -263,6 +264,7 @@ class Applier:
         mapping.clockify_id = result.id
         mapping.name = change.name[:2000]
         mapping.baseline = {"notion": notion_after, "clockify": clockify_after}
+        mapping.clockify_state = state_of(result)  # what a change-feed run may assume
         mapping.state = MappingState.ARCHIVED if clockify_after.get("closed") \
             else MappingState.LINKED
         mapping.parent_id = snapshot.parents.to_mapping.get(change.notion.fields.get("parent"))

@@ -47,6 +47,8 @@ def heartbeat_every() -> float:
 # -- requesting ------------------------------------------------------------------------------
 def _merged(run: SyncRun, mode: str, page_ids: list[str], targeted: bool) -> dict:
     """What `run` must cover once this request is merged into it."""
+    if Mode.AUDIT in (run.mode, mode):  # an audit covers a full sync and more
+        return {"mode": Mode.AUDIT, "page_ids": [], "targeted": False}
     if run.mode == Mode.FULL or mode == Mode.FULL:
         return {"mode": Mode.FULL, "page_ids": [], "targeted": False}
     pages = sorted(set(run.page_ids) | set(page_ids))

@@ -43,6 +43,7 @@ from syncapp.models import (
 )
 from syncapp.services import connections, review, snapshots
 from syncapp.services.apply import Applier
+from syncapp.services.side_by_side import SideBySide
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class ReadingBothSides:
                 if not self.options.targeted:
                     records = snapshots.notion_records(
                         self.notion, self.configs[kind], self.database_ids[kind], since)
-                if self.options.page_ids and self.options.mode != Mode.FULL:
+                if self.options.page_ids and self.options.mode == Mode.INCREMENTAL:
                     records.update(self._read_pages(kind, exclude=records))
             except NotFound as exc:
                 # Lost access looks like "everything was deleted": hold, archive nothing.
@@ -134,7 +135,7 @@ class ReadingBothSides:
                 self._kind_failed(kind, f"Reading the Notion {kind}s database failed: {exc}")
                 continue
             self.notion_records[kind] = records
-        if self.options.mode != Mode.FULL:
+        if self.options.mode == Mode.INCREMENTAL:
             self._read_unmapped_parents()
 
     def _read_unmapped_parents(self) -> None:
@@ -222,7 +223,7 @@ class ReadingBothSides:
         return sorted(p for p in wanted if p and p != PLACEHOLDER)
 
 
-class SyncSession(ReadingBothSides):
+class SyncSession(SideBySide, ReadingBothSides):
     """One run's state: clients, configs, mappings and the records read so far."""
 
     def __init__(self, run: SyncRun, options: SyncOptions,
@@ -298,8 +299,8 @@ class SyncSession(ReadingBothSides):
 
     def _population(self, snapshot: Snapshot) -> int:
         """How many records of the kind are mapped: what a mass change is measured against."""
-        if self.options.mode == Mode.FULL:
-            return len(snapshot.known)  # a full run loaded them all
+        if self.options.mode != Mode.INCREMENTAL:
+            return len(snapshot.known)  # a full run (or an audit) loaded them all
         return EntityMapping.objects.filter(kind=snapshot.kind).count()
 
     def probe(self, kind: str) -> list[Change]:
@@ -341,7 +342,8 @@ class SyncSession(ReadingBothSides):
                 # Clockify-side change, so it reads Clockify for every page it names.
                 self._drop_unchanged(snapshot)
             self.progress(f"Reading Clockify {kind}s")
-            snapshot.clockify = self._read_clockify(snapshot, incremental)
+            snapshot.clockify = self._read_clockify(snapshot, incremental) if incremental \
+                else self.read_clockify_full(snapshot, loaded)
         except ApiError as exc:
             self._kind_failed(kind, f"Reading {kind}s failed: {exc}")
             return None
@@ -409,6 +411,7 @@ class SyncSession(ReadingBothSides):
                                   "so far is recorded, the rest is untouched; the next run "
                                   "continues from there.")
         self._save_data_sources()
+        self.record_clockify_read()
         self.run.finish(status, counts=counts, errors="\n".join(self.errors),
                         api_calls=api_calls(self.notion, self.clockify),
                         complete=not self.failed_kinds)
@@ -416,11 +419,24 @@ class SyncSession(ReadingBothSides):
 
 
 def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
-    return {client.service: {"total": client.total_calls, "retries": client.retries,
-                             "rate_limited": client.rate_limited,
-                             "waited_seconds": round(client.waited, 3),
-                             "by_endpoint": dict(client.calls)}
-            for client in (notion, clockify)}
+    return {client.service: _calls_of(client) for client in (notion, clockify)}
+
+
+def _calls_of(client) -> dict:
+    by_endpoint = _copied(client.calls)  # one copy: the total agrees with it
+    return {"total": sum(by_endpoint.values()), "retries": client.retries,
+            "rate_limited": client.rate_limited, "waited_seconds": round(client.waited, 3),
+            "by_endpoint": by_endpoint}
+
+
+def _copied(counter) -> dict:
+    """A copy of a counter the Clockify thread may be adding a key to right now."""
+    for _ in range(10):
+        try:
+            return dict(counter)
+        except RuntimeError:  # "dictionary changed size during iteration": try again
+            continue
+    return {}
 
 
 def run_sync(options: SyncOptions, *, run: SyncRun | None = None,
@@ -448,7 +464,9 @@ def _run_session(session: SyncSession, since) -> SyncRun:
     """Read, plan and apply every kind; a crash marks the run failed before it propagates."""
     run, notion, clockify = session.run, session.notion, session.clockify
     try:
+        session.begin_clockify()  # full runs: Clockify is read beside Notion, on its thread
         session.read_notion(since)
+        session.join_clockify()
         for kind in session.kinds:
             session.sync_kind(kind)
     except AuthError as exc:

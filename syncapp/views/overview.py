@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from syncapp.models import RunStatus, SyncRun, Trigger
+from syncapp.models import Mode, RunStatus, SyncRun, Trigger
 from syncapp.services import config_check, overview, runs, syncing
 from syncapp.views.access import staff_required
 
@@ -74,6 +74,19 @@ def sync_now(request: HttpRequest) -> HttpResponse:
                                "soon as it ends.")
     else:
         messages.success(request, f"Sync queued as run #{run.pk}.")
+    return redirect("overview")
+
+
+@require_POST
+@staff_required
+def full_audit(request: HttpRequest) -> HttpResponse:
+    """A full sync that reads Clockify completely and reports drift the change feed missed;
+    queued like Sync now (one run at a time, merged into a waiting one)."""
+    _start(request)
+    run = runs.request_sync(trigger=Trigger.MANUAL, mode=Mode.AUDIT,
+                            triggered_by=_user_label(request))
+    messages.success(request, f"Full audit queued as run #{run.pk}: its page lists any drift "
+                              "the change feed missed.")
     return redirect("overview")
 
 

@@ -64,6 +64,10 @@ def configuration() -> list[tuple[str, list[tuple[str, str]]]]:
             ("CLOCKIFY_API_URL", settings.CLOCKIFY_API_URL),
             ("CLOCKIFY_WORKSPACE_ID", settings.CLOCKIFY_WORKSPACE_ID or "not set"),
             ("CLOCKIFY_REQUESTS_PER_SECOND", f"{settings.CLOCKIFY_REQUESTS_PER_SECOND:g}"),
+            ("CLOCKIFY_CHANGE_FEED", "on: full syncs read what the change feed names"
+             if settings.CLOCKIFY_CHANGE_FEED else "off: full syncs read Clockify completely"),
+            ("CLOCKIFY_FEED_OVERLAP_SECONDS", f"{settings.CLOCKIFY_FEED_OVERLAP_SECONDS} s"),
+            ("CLOCKIFY_FEED_HORIZON_HOURS", f"{settings.CLOCKIFY_FEED_HORIZON_HOURS} h"),
         ]),
         ("Sync and task queue", [
             ("SANDBOX", "on: the built-in emulators" if settings.SANDBOX else "off"),

@@ -81,6 +81,11 @@ class KindSpec:
         """Whether a mapping key means something for this kind (a field, or the ID column)."""
         return key == "clockify_id" or self.field(key) is not None
 
+    @property
+    def feed_type(self) -> str:
+        """Its `type` in Clockify's change feed (CLIENTS, PROJECTS, TASKS): the plural."""
+        return self.database_label.upper()
+
     # -- canonical values <-> Clockify ------------------------------------------------------
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
         """Canonical fields and the parent's Clockify id of one Clockify entity."""

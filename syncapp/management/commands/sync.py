@@ -43,6 +43,9 @@ class Command(BaseCommand):
                             help="Plan and record, write nothing to either API.")
         parser.add_argument("--incremental", action="store_true",
                             help="Only pages edited since the last run.")
+        parser.add_argument("--audit", action="store_true",
+                            help="A full audit: read Clockify completely (not through its "
+                                 "change feed) and report drift the feed missed.")
         parser.add_argument("--kind", choices=sorted(KIND_ALIASES), action="append",
                             help="Limit to one kind (repeatable).")
         parser.add_argument("--json", action="store_true",
@@ -57,10 +60,13 @@ class Command(BaseCommand):
                                  "never taken.")
 
     def handle(self, *args, dry_run: bool, incremental: bool, kind, json: bool, force: bool,
-               progress_every: float, **options):
+               progress_every: float, audit: bool = False, **options):
+        if audit and incremental:
+            raise CommandError("--audit reads everything: it cannot be --incremental.",
+                               returncode=2)
         kinds = [KIND_ALIASES[k] for k in kind or []]
-        sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds,
-                                   mode=Mode.INCREMENTAL if incremental else Mode.FULL,
+        mode = Mode.AUDIT if audit else Mode.INCREMENTAL if incremental else Mode.FULL
+        sync_options = SyncOptions(trigger="command", dry_run=dry_run, kinds=kinds, mode=mode,
                                    triggered_by="manage.py sync")
         if not dry_run and syncing.start_syncing("manage.py sync"):
             self.stderr.write("Syncing started: the schedules and webhooks now write too "
@@ -97,6 +103,7 @@ class Command(BaseCommand):
         records = record_errors(run)
         self.stdout.write(json.dumps({
             "run": run.pk, "status": run.status, "mode": run.mode, "dry_run": run.dry_run,
+            "clockify_read": run.clockify_read, "drift": run.drift,
             "counts": {k: row for k, row in summary_rows(run, COLUMNS)},
             "api_calls": {s: c["total"] for s, c in run.api_calls.items()},
             "errors": run.error_summary.splitlines()
@@ -113,6 +120,13 @@ class Command(BaseCommand):
             self.stdout.write(f"{kind:<9}" + "".join(f"{row[c]:>11}" for c in COLUMNS))
         calls = ", ".join(f"{s}: {c['total']}" for s, c in run.api_calls.items())
         self.stdout.write(f"API calls: {calls}")
+        for line in run.feed_note.splitlines():
+            self.stdout.write(line)
+        for item in run.drift:
+            what = "gone" if item.get("missing") else ", ".join(
+                f"{f}: {v['assumed']!r} → {v['actual']!r}" for f, v in item["fields"].items())
+            self.stdout.write(f"drift {item['kind']} {item['name']} ({item['clockify_id']}): "
+                              f"{what}")
         for line in run.error_summary.splitlines():
             self.stderr.write(line)
         for record in record_errors(run):
