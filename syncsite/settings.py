@@ -160,6 +160,10 @@ CLOCKIFY_WORKSPACE_ID = str_var("CLOCKIFY_WORKSPACE_ID")
 # (The sandbox imposes no limit unless asked to, so the demo defaults to 25/s for both.)
 CLOCKIFY_REQUESTS_PER_SECOND = float_var("CLOCKIFY_REQUESTS_PER_SECOND", 25.0 if SANDBOX else 5.0,
                                          minimum=0.001)
+# Requests an hour the whole Clockify workspace allows (new Free workspaces: 30). Empty: no
+# hourly budget. Counted in the database across every process; a run that would exceed it
+# waits and a follow-up continues when the budget is back.
+CLOCKIFY_REQUESTS_PER_HOUR = int_var("CLOCKIFY_REQUESTS_PER_HOUR", None, minimum=1)
 HTTP_TIMEOUT = float_var("HTTP_TIMEOUT", 30.0, minimum=1.0)
 HTTP_MAX_RETRIES = int_var("HTTP_MAX_RETRIES", 4, minimum=0)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import ApiError, OutcomeUnknown
+from syncapp.clients.errors import ApiError, BudgetExhausted, OutcomeUnknown
 from syncapp.clients.notion import NotionClient
 from syncapp.engine import kinds
 from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockify
@@ -95,6 +95,8 @@ class Applier:
             if change.action == "create":
                 return self._create(snapshot, change)
             return self._update(snapshot, change)
+        except BudgetExhausted:
+            raise  # nothing was sent: the run stops here and a follow-up continues
         except OutcomeUnknown as exc:
             return self._fail(snapshot, change, f"{exc}. The next run reads Clockify back "
                                                 "before trying again, so nothing is duplicated.")
@@ -173,8 +175,8 @@ class Applier:
             entity = spec.create(self.clockify, body, change.parent_clockify_id)
         except OutcomeUnknown:
             raise  # keep the "creating" intent: the next run reads back
-        except ApiError:
-            mapping.delete()  # refused outright: nothing exists to read back
+        except (ApiError, BudgetExhausted):
+            mapping.delete()  # refused outright or never sent: nothing exists to read back
             self.mappings[change.kind].pop(change.page_id, None)
             raise
         checkpoint("after_create", change)
