@@ -5,7 +5,8 @@ The schedules are created, by name, by the data migration `webhook_schedules`.
 
 from __future__ import annotations
 
-from syncapp.services import rollup, salesforce_events, syncing, timeentries
+from syncapp.clients.errors import BudgetExhausted
+from syncapp.services import budget, rollup, salesforce_events, syncing, timeentries
 
 NOT_STARTED = {"skipped": "syncing not started (or paused)"}
 
@@ -14,7 +15,10 @@ def reconcile_time_entries(days: int = timeentries.RECONCILE_DAYS) -> dict:
     """Hourly: repair missed Clockify webhooks from the last `days` of time entries."""
     if not syncing.syncing_started():
         return NOT_STARTED
-    return dict(timeentries.reconcile(days))
+    try:
+        return dict(timeentries.reconcile(days))
+    except BudgetExhausted as exc:  # read before any change: the next hour repairs it
+        return {"skipped": budget.waiting_message(exc.resumes_at)}
 
 
 def flush_rollups() -> dict:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django_q.models import Schedule
 
 from syncapp.clients.errors import BudgetExhausted
 from syncapp.models import EntityMapping, RequestSlot, RunStatus, SyncRun
 from syncapp.sandbox import ids
-from syncapp.services import budget, runs
+from syncapp.services import budget
 from syncapp.services.budget import HourlyBudget
 from syncapp.tasks import poll, resume_after_budget
 from tests.syncing import assert_mirror, sync
@@ -241,14 +241,16 @@ def test_the_sandbox_control_endpoint_switches_the_budget(served):
 
 
 def test_time_entry_reconciliation_respects_the_budget(free_workspace, clock):
-    runs  # noqa: B018 - imported for the reconcile path below
-    from syncapp.services import timeentries
+    from syncapp.tasks_webhooks import reconcile_time_entries
 
-    HourlyBudget(30)  # spend everything
     spender = HourlyBudget(30)
     for _ in range(30):
         spender.claim()
     calls = len(free_workspace.clockify.calls)
-    with pytest.raises(BudgetExhausted):
-        timeentries.reconcile()
+    result = reconcile_time_entries()
+    assert result["skipped"].startswith("Waiting for the Clockify budget, resumes at")
+    assert len(free_workspace.clockify.calls) == calls  # nothing was sent
+    with pytest.raises(CommandError) as refused:
+        call_command("reconcile_time")
+    assert refused.value.returncode == 75
     assert len(free_workspace.clockify.calls) == calls

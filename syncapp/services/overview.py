@@ -27,7 +27,8 @@ from syncapp.models import (
 )
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD,
+            RunStatus.WAITING)
 TROUBLE = (RunStatus.FAILED, RunStatus.HELD)
 # Count keys the applier uses, in reading order; "processed" is their sum.
 COUNT_KEYS = ("created", "updated", "archived", "linked", "written_back", "planned",

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
+from syncapp.clients.errors import BudgetExhausted
 from syncapp.services import connections, timeentries
 from syncapp.services.export import local_day_bounds
 
@@ -56,7 +57,12 @@ def backfill(since: date, *, until: datetime | None = None, client: ClockifyClie
 
 def backfill_task(since: str) -> dict:
     """The django-q2 task the dashboard's button enqueues (`since` as YYYY-MM-DD)."""
-    return dict(backfill(date.fromisoformat(since)))
+    try:
+        return dict(backfill(date.fromisoformat(since)))
+    except BudgetExhausted as exc:  # what was read is kept; pressing again completes it
+        from syncapp.services import budget
+
+        return {"stopped": budget.waiting_message(exc.resumes_at)}
 
 
 def enqueue(since: date) -> None:
