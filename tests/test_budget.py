@@ -254,3 +254,65 @@ def test_time_entry_reconciliation_respects_the_budget(free_workspace, clock):
         call_command("reconcile_time")
     assert refused.value.returncode == 75
     assert len(free_workspace.clockify.calls) == calls
+
+
+def test_a_task_moved_to_another_project_is_never_closed_without_its_replacement(
+        sandbox, settings, clock):
+    client = sandbox.notion.create_page(C, {"Name": "Acme"})
+    first, second = (sandbox.notion.create_page(P, {"Name": name, "Client": [client],
+                                                    "Status": "In progress"})
+                     for name in ("Website", "Shop"))
+    task = sandbox.notion.create_page(T, {"Name": "Design", "Project": [first],
+                                          "Status": "Not started"})
+    assert sync().status == RunStatus.SUCCEEDED
+    old_task = EntityMapping.objects.get(notion_page_id=task).clockify_id
+    sandbox.notion.update_page(task, {"Project": [second]})
+    settings.CLOCKIFY_REQUESTS_PER_HOUR = 10
+    spender = HourlyBudget(10)
+    for _ in range(5):  # leaves 5: the 4 list reads and one request of the two a move needs
+        spender.claim()
+    waiting = sync()
+    assert waiting.status == RunStatus.WAITING
+    assert waiting.api_calls["clockify"]["total"] == 4
+    assert sandbox.clockify.task(old_task)["status"] == "ACTIVE"  # not closed half-way
+    clock.to(waiting.resumes_at)
+    moved = sync()
+    assert moved.status == RunStatus.SUCCEEDED, moved.error_summary
+    assert sandbox.clockify.task(old_task)["status"] == "DONE"
+    new_task = EntityMapping.objects.get(notion_page_id=task).clockify_id
+    assert sandbox.clockify.task(new_task)["projectId"] == cid_of(second)
+    assert sandbox.notion.values(task)["Status"] == "Not started"
+
+
+def cid_of(page: str) -> str:
+    return EntityMapping.objects.get(notion_page_id=page).clockify_id
+
+
+def test_an_approved_decision_waits_for_the_budget_and_stays_approved(
+        sandbox, settings, clock, django_user_model):
+    from syncapp.models import PendingChange, ReviewStatus
+    from syncapp.services import review
+    from syncapp.services.review_apply import apply_pending
+
+    page = sandbox.notion.create_page(C, {"Name": "Acme"})
+    sync()
+    sandbox.notion.update_page(page, {"Name": "Acme (Notion)"})
+    sandbox.clockify.update_client(cid_of(page), name="Acme (Clockify)")
+    sync()
+    pending = PendingChange.objects.get(status=ReviewStatus.PENDING)
+    review.decide(pending.pk, django_user_model.objects.create_user("boss"), "approve")
+    settings.CLOCKIFY_REQUESTS_PER_HOUR = 5
+    spender = HourlyBudget(5)
+    for _ in range(5):
+        spender.claim()
+    answer = apply_pending(pending.pk)
+    assert "Waiting for the Clockify budget, resumes at" in answer
+    pending.refresh_from_db()
+    assert (pending.status, pending.apply_started_at) == (ReviewStatus.APPROVED, None)
+    run = SyncRun.objects.get(trigger="review")
+    assert run.status == RunStatus.WAITING
+    retry = Schedule.objects.get(func="syncapp.tasks.apply_pending")
+    assert retry.next_run == run.resumes_at
+    clock.to(run.resumes_at)
+    assert apply_pending(pending.pk).endswith(": applied")
+    assert sandbox.clockify.client(cid_of(page))["name"] == "Acme (Notion)"

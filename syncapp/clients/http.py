@@ -112,6 +112,7 @@ class ApiClient:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.throttle = Throttle(rate, burst, clock=clock, sleep=sleep)
         self.budget = budget
+        self._prepaid = 0  # requests already taken from the budget by `reserve`
         self.calls: Counter[str] = Counter()
         self.retries = 0
         self.rate_limited = 0  # 429s (and Notion's 529s) answered to us
@@ -134,6 +135,15 @@ class ApiClient:
         """Seconds spent waiting: the throttle's pacing plus backoff before retries."""
         return self.throttle.waited + self.backoff_waited
 
+    def reserve(self, requests: int) -> None:
+        """Take `requests` from the budget now, for steps that must not stop half-way
+        (BudgetExhausted before the first of them, never between two)."""
+        if self.budget is None:
+            return
+        for _ in range(requests):
+            self.budget.claim()
+            self._prepaid += 1
+
     # -- the request cycle ----------------------------------------------------------------
     def request(
         self,
@@ -154,7 +164,9 @@ class ApiClient:
         headers = {"Accept": "application/json", **self.auth_headers()}
         attempt = 0
         while True:
-            if self.budget is not None:
+            if self._prepaid:
+                self._prepaid -= 1
+            elif self.budget is not None:
                 self.budget.claim()  # raises BudgetExhausted before anything is sent
             self.throttle.wait()
             self.calls[endpoint] += 1

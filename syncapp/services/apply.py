@@ -257,6 +257,8 @@ class Applier:
         # under the new project.
         spec = kinds.get(change.kind)
         if not entity.fields.get("closed"):
+            # Never closed without its replacement for want of budget: both or neither.
+            self.clockify.reserve(2)
             spec.update(self.clockify, entity.id, spec.closed_body(True), entity.parent_id,
                         current=entity.raw)
         body = spec.create_body(change.notion.fields, None)
