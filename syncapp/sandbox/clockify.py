@@ -15,7 +15,10 @@ The traps a real workspace sets are all here on purpose:
   `isPublic`/`billable` reset to false (color, note, archived, client and rates
   are kept); omitted task fields reset, except `status` which is kept;
 - task `billable:false` is ignored on create;
-- a 429 comes from the CDN: empty body, no Retry-After.
+- a 429 comes from the CDN: empty body, no Retry-After;
+- a new Free workspace's 30 requests an hour, when asked (`limit_per_hour(30)`, or POST
+  `/_sandbox/clockify/budget` `{"per_hour": 30}` on the served sandbox): counted over any
+  hour of the emulator's own clock (`clock`, which a test may replace), then that 429.
 
 Where the sources say nothing the emulator picks one answer and documents it
 at the place it does so (e.g. names compare case-insensitively).
