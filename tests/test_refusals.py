@@ -70,3 +70,16 @@ def test_a_refused_rename_is_sent_again_once_the_clockify_record_it_collided_wit
     assert sandbox.clockify.client(cid(other))["name"] == "INITECH"
     assert validation_items(other).get().status == ReviewStatus.RESOLVED
     assert EntityMapping.objects.count() == 1
+
+
+def test_a_retry_in_the_review_queue_always_sends(sandbox, django_user_model):
+    from syncapp.services import review
+    from syncapp.services.review_apply import apply_pending
+
+    bad = sandbox.notion.create_page(C, {"Name": "Globex", "Email": "billing at globex"})
+    sync()
+    item = validation_items(bad).get()
+    review.decide(item.pk, django_user_model.objects.create_user("boss"), "approve")
+    reset_calls(sandbox)
+    assert apply_pending(item.pk).endswith(": failed")  # Clockify still refuses it...
+    assert clockify_posts(sandbox) == 1  # ...but a person asked, so it was sent

@@ -52,6 +52,7 @@ class Refusals:
 
     def __init__(self) -> None:
         self._held: dict[str, set[tuple[str, str]]] = {}
+        self._pages: dict[str, set[str]] = {}
         # Per kind, Clockify id → the record as this run's writes left it.
         self.written: dict[str, dict[str, ClockifyRecord]] = {}
 
@@ -60,6 +61,7 @@ class Refusals:
             self._held[kind] = set(PendingChange.objects.filter(
                 kind=kind, reason=Reason.VALIDATION, status__in=HOLDING,
             ).values_list("notion_page_id", "fingerprint"))
+            self._pages[kind] = {page for page, _ in self._held[kind]}
         return self._held[kind]
 
     def wrote(self, kind: str, record: ClockifyRecord) -> None:
@@ -69,12 +71,15 @@ class Refusals:
         return refusal_key(snapshot, change, self.written.get(change.kind))
 
     def still_refused(self, snapshot: Snapshot, change: Change) -> bool:
-        if not change.page_id:
+        held = self.held(change.kind)
+        # The key reads every Clockify record of the kind: only for the few pages on hold.
+        if not change.page_id or change.page_id not in self._pages[change.kind]:
             return False
-        return (change.page_id, self.key(snapshot, change)) in self.held(change.kind)
+        return (change.page_id, self.key(snapshot, change)) in held
 
     def remember(self, snapshot: Snapshot, change: Change, key: str) -> None:
         self.held(change.kind).add((change.page_id or "", key))
+        self._pages[change.kind].add(change.page_id or "")
 
 
 def as_validation_item(change: Change, message: str) -> Change:
