@@ -166,6 +166,8 @@ def test_the_overview_health_and_command_say_it_waits(free_workspace, clock, adm
     assert f"resumes at {resumes}" in page
     detail = admin_client.get(f"/runs/{run.pk}/").content.decode()
     assert f"resumes at {resumes}" in detail
+    shown = admin_client.get("/settings/").content.decode()
+    assert "CLOCKIFY_REQUESTS_PER_HOUR" in shown
 
 
 # -- the compare-and-set claim ----------------------------------------------------------------

@@ -64,6 +64,8 @@ def configuration() -> list[tuple[str, list[tuple[str, str]]]]:
             ("CLOCKIFY_API_URL", settings.CLOCKIFY_API_URL),
             ("CLOCKIFY_WORKSPACE_ID", settings.CLOCKIFY_WORKSPACE_ID or "not set"),
             ("CLOCKIFY_REQUESTS_PER_SECOND", f"{settings.CLOCKIFY_REQUESTS_PER_SECOND:g}"),
+            ("CLOCKIFY_REQUESTS_PER_HOUR", str(settings.CLOCKIFY_REQUESTS_PER_HOUR or
+                                               "no hourly budget")),
         ]),
         ("Sync and task queue", [
             ("SANDBOX", "on: the built-in emulators" if settings.SANDBOX else "off"),
