@@ -324,3 +324,20 @@ def test_an_approved_decision_waits_for_the_budget_and_stays_approved(
     clock.to(run.resumes_at)
     assert apply_pending(pending.pk).endswith(": applied")
     assert sandbox.clockify.client(cid_of(page))["name"] == "Acme (Notion)"
+
+
+def test_the_connection_check_spends_no_budget_by_itself_and_says_when_it_is_spent(
+        free_workspace, clock):
+    from syncapp.services import config_check
+
+    calls = len(free_workspace.clockify.calls)
+    quick = config_check.quick_check()
+    assert len(free_workspace.clockify.calls) == calls  # the overview's check: no request
+    assert any("hourly request budget" in f.message for f in quick.findings)
+    spender = HourlyBudget(30)
+    for _ in range(30):
+        spender.claim()
+    full = config_check.full_check()
+    assert len(free_workspace.clockify.calls) == calls
+    assert any(f.message.startswith("Not checked: Waiting for the Clockify budget")
+               for f in full.findings)
