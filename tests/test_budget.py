@@ -341,3 +341,15 @@ def test_the_connection_check_spends_no_budget_by_itself_and_says_when_it_is_spe
     assert len(free_workspace.clockify.calls) == calls
     assert any(f.message.startswith("Not checked: Waiting for the Clockify budget")
                for f in full.findings)
+
+
+def test_a_webhook_read_back_waits_quietly_when_the_budget_is_spent(free_workspace, clock):
+    from syncapp.services import timeentries
+
+    spender = HourlyBudget(30)
+    for _ in range(30):
+        spender.claim()
+    calls = len(free_workspace.clockify.calls)
+    assert timeentries.read_back("65d82c07c2629f6fbe000001") == \
+        "waiting for the Clockify budget"
+    assert len(free_workspace.clockify.calls) == calls
