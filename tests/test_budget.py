@@ -164,6 +164,7 @@ def test_the_overview_health_and_command_say_it_waits(free_workspace, clock, adm
     page = admin_client.get("/").content.decode()
     assert "30 of 30" in page and "Clockify requests this hour" in page
     assert f"resumes at {resumes}" in page
+    assert budget.RESUME_SCHEDULE in page  # among the next scheduled runs
     detail = admin_client.get(f"/runs/{run.pk}/").content.decode()
     assert f"resumes at {resumes}" in detail
     shown = admin_client.get("/settings/").content.decode()

@@ -166,7 +166,9 @@ def pending_reviews() -> Reviews:
 def next_schedules(limit: int = 5) -> list:
     from django_q.models import Schedule
 
-    return list(Schedule.objects.exclude(next_run__isnull=True).order_by("next_run")[:limit])
+    # repeats=0: spent or parked (the budget follow-up between two waits), never runs
+    return list(Schedule.objects.exclude(next_run__isnull=True).exclude(repeats=0)
+                .order_by("next_run")[:limit])
 
 
 @dataclass
