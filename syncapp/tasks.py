@@ -36,6 +36,15 @@ def full_audit() -> int | str:
                              triggered_by="weekly full audit").pk
 
 
+def resume_after_budget() -> int | str:
+    """Once the Clockify budget is back: a full run continues where the waiting one stopped
+    (merged into a run already queued, so never two)."""
+    if not syncing.syncing_started():
+        return NOT_STARTED
+    return runs.request_sync(trigger=Trigger.SCHEDULE, mode=Mode.FULL,
+                             triggered_by="follow-up after the Clockify budget").pk
+
+
 def apply_pending(pending_id: int) -> str:
     """Apply an approved review decision (enqueued when it is approved)."""
     from syncapp.services.review_apply import apply_pending as apply

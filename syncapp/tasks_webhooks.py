@@ -5,7 +5,15 @@ The schedules are created, by name, by the data migration `webhook_schedules`.
 
 from __future__ import annotations
 
-from syncapp.services import rollup, salesforce_events, syncing, time_backfill, timeentries
+from syncapp.clients.errors import BudgetExhausted
+from syncapp.services import (
+    budget,
+    rollup,
+    salesforce_events,
+    syncing,
+    time_backfill,
+    timeentries,
+)
 
 NOT_STARTED = {"skipped": "syncing not started (or paused)"}
 
@@ -18,7 +26,10 @@ def reconcile_time_entries(days: int = timeentries.RECONCILE_DAYS) -> dict:
     if not syncing.syncing_started():
         return NOT_STARTED
     first = time_backfill.ensure_first_backfill()
-    counts = dict(timeentries.reconcile(days))
+    try:
+        counts = dict(timeentries.reconcile(days))
+    except BudgetExhausted as exc:  # read before any change: the next hour repairs it
+        counts = {"skipped": budget.waiting_message(exc.resumes_at)}
     if first is not None:
         counts["history_backfill_queued"] = first.pk
     return counts

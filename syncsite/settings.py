@@ -167,6 +167,10 @@ CLOCKIFY_REQUESTS_PER_SECOND = float_var("CLOCKIFY_REQUESTS_PER_SECOND", 25.0 if
 CLOCKIFY_CHANGE_FEED = bool_var("CLOCKIFY_CHANGE_FEED", True)
 CLOCKIFY_FEED_OVERLAP_SECONDS = int_var("CLOCKIFY_FEED_OVERLAP_SECONDS", 300, minimum=60)
 CLOCKIFY_FEED_HORIZON_HOURS = int_var("CLOCKIFY_FEED_HORIZON_HOURS", 168, minimum=1)
+# Requests an hour the whole Clockify workspace allows (new Free workspaces: 30). Empty: no
+# hourly budget. Counted in the database across every process; a run that would exceed it
+# waits and a follow-up continues when the budget is back.
+CLOCKIFY_REQUESTS_PER_HOUR = int_var("CLOCKIFY_REQUESTS_PER_HOUR", None, minimum=1)
 HTTP_TIMEOUT = float_var("HTTP_TIMEOUT", 30.0, minimum=1.0)
 HTTP_MAX_RETRIES = int_var("HTTP_MAX_RETRIES", 4, minimum=0)
 

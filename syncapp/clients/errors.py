@@ -67,6 +67,22 @@ class OutcomeUnknown(TransientError):
     """
 
 
+class BudgetExhausted(Exception):  # noqa: N818 - reads as what happened, like NotFound
+    """The hourly request budget is spent: the request was NOT sent.
+
+    Deliberately not an ApiError: nothing failed and nothing is wrong with the record,
+    so no per-record handler may swallow it. The run stops at this safe point and a
+    follow-up continues at `resumes_at` (an aware datetime).
+    """
+
+    def __init__(self, service: str, limit: int, resumes_at) -> None:
+        super().__init__(f"{service}: the budget of {limit} requests an hour is spent; "
+                         f"it is available again at {resumes_at.isoformat(timespec='minutes')}")
+        self.service = service
+        self.limit = limit
+        self.resumes_at = resumes_at
+
+
 class PermanentError(ApiError):
     permanent = True
 

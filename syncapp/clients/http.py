@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -38,6 +38,13 @@ def new_session() -> requests.Session:
     for hook in SESSION_HOOKS:
         hook(session)
     return session
+
+
+class RequestBudget(Protocol):
+    """A shared allowance of requests (services.budget keeps it in the database)."""
+
+    def claim(self) -> None:
+        """Take one request from the allowance, or raise BudgetExhausted."""
 
 
 class Throttle:
@@ -93,6 +100,7 @@ class ApiClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session or new_session()
@@ -103,6 +111,8 @@ class ApiClient:
         self.sleep = sleep
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.throttle = Throttle(rate, burst, clock=clock, sleep=sleep)
+        self.budget = budget
+        self._prepaid = 0  # requests already taken from the budget by `reserve`
         self.calls: Counter[str] = Counter()
         self.retries = 0
         self.rate_limited = 0  # 429s (and Notion's 529s) answered to us
@@ -125,6 +135,15 @@ class ApiClient:
         """Seconds spent waiting: the throttle's pacing plus backoff before retries."""
         return self.throttle.waited + self.backoff_waited
 
+    def reserve(self, requests: int) -> None:
+        """Take `requests` from the budget now, for steps that must not stop half-way
+        (BudgetExhausted before the first of them, never between two)."""
+        if self.budget is None:
+            return
+        for _ in range(requests):
+            self.budget.claim()
+            self._prepaid += 1
+
     # -- the request cycle ----------------------------------------------------------------
     def request(
         self,
@@ -145,6 +164,10 @@ class ApiClient:
         headers = {"Accept": "application/json", **self.auth_headers()}
         attempt = 0
         while True:
+            if self._prepaid:
+                self._prepaid -= 1
+            elif self.budget is not None:
+                self.budget.claim()  # raises BudgetExhausted before anything is sent
             self.throttle.wait()
             self.calls[endpoint] += 1
             try:

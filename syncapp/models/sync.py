@@ -204,6 +204,7 @@ class RunStatus(models.TextChoices):
     PARTIAL = "partial", "Partial (some records failed or need review)"
     FAILED = "failed", "Failed"
     HELD = "held", "Held for review"
+    WAITING = "waiting", "Waiting for the Clockify budget"
 
 
 class SyncRunQuerySet(models.QuerySet):
@@ -264,6 +265,11 @@ class SyncRun(models.Model):
         default=list, blank=True,
         help_text="Full audit: entities whose Clockify state differed from what the change "
                   "feed let the sync assume (drift the feed missed).")
+
+    resumes_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="A run waiting for the Clockify request budget: when a follow-up continues.",
+    )
 
     objects = SyncRunQuerySet.as_manager()
 
@@ -346,6 +352,26 @@ class SyncRun(models.Model):
     def hold(self, reason: str, **outcome) -> None:
         """Held for review: something waits for a person before it may be applied."""
         self.finish(RunStatus.HELD, errors=reason, **outcome)
+
+
+class RequestSlot(models.Model):
+    """One request of an hourly budget (CLOCKIFY_REQUESTS_PER_HOUR slots per service).
+
+    A request takes a slot last used over an hour ago, by compare-and-set on `used_at`:
+    two processes can never both take the last one (services/budget.py).
+    """
+
+    service = models.CharField(max_length=20)
+    slot = models.PositiveIntegerField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["service", "slot"]
+        constraints = [models.UniqueConstraint(fields=["service", "slot"],
+                                               name="one_row_per_budget_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.service} request slot {self.slot}"
 
 
 class SyncLock(models.Model):
@@ -448,6 +474,7 @@ __all__ = [
     "MappingState",
     "Mode",
     "Outcome",
+    "RequestSlot",
     "RunStatus",
     "SyncLock",
     "SyncRun",

@@ -193,6 +193,8 @@ class Emulator:
         self.clock = clock
         self.faults = Faults(seed)
         self.rate_limit: RateLimit | None = None
+        self.hourly_budget: RateLimit | None = None  # e.g. a Free Clockify workspace: 30/h
+        self.refused_over_budget = 0  # 429s answered by the hourly budget
         self.calls: list[tuple[str, str]] = []
         self.lock = threading.RLock()
         self._compiled = [(m, re.compile(p), h) for m, p, h in self.routes]
@@ -203,6 +205,14 @@ class Emulator:
 
     def unlimit_rate(self) -> None:
         self.rate_limit = None
+
+    def limit_per_hour(self, limit: int | None) -> None:
+        """At most `limit` requests in any hour of the emulator's own clock (None: off).
+
+        The clock is read at each request, so a test that moves `clock` moves the window."""
+        self.hourly_budget = None if not limit else \
+            RateLimit(limit, 3600.0, lambda: self.clock())
+        self.refused_over_budget = 0
 
     def reset_calls(self) -> None:
         self.calls.clear()
@@ -237,6 +247,11 @@ class Emulator:
             denied = self.authenticate(request)
             if denied is not None:
                 return denied
+            if self.hourly_budget is not None:
+                wait = self.hourly_budget.retry_after()
+                if wait is not None:
+                    self.refused_over_budget += 1
+                    return self.rate_limited(wait)
             if self.rate_limit is not None:
                 wait = self.rate_limit.retry_after()
                 if wait is not None:

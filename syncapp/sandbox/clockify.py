@@ -19,7 +19,10 @@ The traps a real workspace sets are all here on purpose:
   omitted `active` is false (stored, not in effect); the DTO names the estimate in effect
   (`activeEstimate`) and gives `timeEstimate.estimate` in milliseconds, a JSON number as in
   the recorded sample (the request takes an ISO 8601 duration);
-- a 429 comes from the CDN: empty body, no Retry-After.
+- a 429 comes from the CDN: empty body, no Retry-After;
+- a new Free workspace's 30 requests an hour, when asked (`limit_per_hour(30)`, or POST
+  `/_sandbox/clockify/budget` `{"per_hour": 30}` on the served sandbox): counted over any
+  hour of the emulator's own clock (`clock`, which a test may replace), then that 429.
 
 Where the sources say nothing the emulator picks one answer and documents it
 at the place it does so (e.g. names compare case-insensitively).

@@ -43,6 +43,13 @@ def control(sandbox: Sandbox, method: str, path: str, body: dict) -> tuple[int, 
         except ValueError as exc:
             return 400, {"error": str(exc)}
         return 200, {"ok": True, "mode": sandbox.clockify.feed}
+    if path == "/_sandbox/clockify/budget":
+        # {"per_hour": 30} like a new Free workspace; {"per_hour": null} lifts it.
+        per_hour = body.get("per_hour")
+        if per_hour is not None and (not isinstance(per_hour, int) or per_hour < 1):
+            return 400, {"error": "per_hour must be a positive whole number or null"}
+        sandbox.clockify.limit_per_hour(per_hour)
+        return 200, {"ok": True, "per_hour": per_hour}
     if path == "/_sandbox/clockify/track":
         from syncapp.sandbox.demo import track_time
 

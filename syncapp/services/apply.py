@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import ApiError, OutcomeUnknown
+from syncapp.clients.errors import ApiError, BudgetExhausted, OutcomeUnknown, ValidationFailed
 from syncapp.clients.notion import NotionClient
 from syncapp.engine import kinds
 from syncapp.engine.kinds.base import CreatedIncompletely
 from syncapp.engine.plan import PLACEHOLDER, Change, Snapshot, canonical_clockify
 from syncapp.engine.records import ClockifyRecord, MappingConfig, clockify_record
-from syncapp.models import EntityMapping, MappingState, Outcome, SyncRun
-from syncapp.services import review
+from syncapp.models import EntityMapping, MappingState, Outcome, SyncRun, Trigger
+from syncapp.services import refusals, review
 from syncapp.services.clockify_reads import state_of
 from syncapp.services.recorder import REJECTED_NOTE, Recorder
 from syncapp.services.write_back import NotionWriteBack
@@ -68,6 +68,7 @@ class Applier:
         self.planned_pages: dict[str, str] = {}
         # Clockify ids created by this run: their task lists are known to be empty.
         self.created_ids: set[str] = set()
+        self.refusals = refusals.Refusals()
 
     # -- entry point ----------------------------------------------------------------------------
     def apply(self, snapshot: Snapshot, change: Change) -> Applied:
@@ -93,13 +94,19 @@ class Applier:
                 self.planned_pages[change.page_id] = change.clockify_id or PLACEHOLDER
             self.recorder.record(change, Outcome.PLANNED)
             return Applied(Outcome.PLANNED, change.clockify_id)
+        if self._held_back(snapshot, change):
+            return self._still_refused(snapshot, change)
         try:
             if change.action == "create":
                 return self._create(snapshot, change)
             return self._update(snapshot, change)
+        except BudgetExhausted:
+            raise  # nothing was sent: the run stops here and a follow-up continues
         except OutcomeUnknown as exc:
             return self._fail(snapshot, change, f"{exc}. The next run reads Clockify back "
                                                 "before trying again, so nothing is duplicated.")
+        except ValidationFailed as exc:
+            return self._refused(snapshot, change, exc)
         except ApiError as exc:
             return self._fail(snapshot, change, str(exc))
         except Exception as exc:  # one record's bug must not stop the run
@@ -123,6 +130,33 @@ class Applier:
         if self.dry_run or review.flag_reason(change) is None:
             return None
         return review.flag(self.run, change, mapping)
+
+    # -- writes Clockify refused (services/refusals.py) ---------------------------------------
+    def _held_back(self, snapshot: Snapshot, change: Change) -> bool:
+        """A write Clockify refused, with nothing it depends on changed: not sent again.
+        A person's Retry (a review run) always sends."""
+        sends = change.action == "create" or bool(change.to_clockify)
+        return sends and self.run.trigger != Trigger.REVIEW \
+            and self.refusals.still_refused(snapshot, change)
+
+    def _still_refused(self, snapshot: Snapshot, change: Change) -> Applied:
+        message = refusals.not_sent_message()
+        self._remember_failure(snapshot, change, message)
+        self.recorder.count(change.kind, "flagged")
+        self.recorder.flagged.add((change.page_id, "validation"))  # the item stays pending
+        self.recorder.record(change, Outcome.FLAGGED, error=message,
+                             mapping=self._mapping(change))
+        return Applied(Outcome.FLAGGED, change.clockify_id, message)
+
+    def _refused(self, snapshot: Snapshot, change: Change, exc: ValidationFailed) -> Applied:
+        """Clockify said no (400): a validation item that holds the write until a change."""
+        message = refusals.refused_message(str(exc))
+        key = self.refusals.key(snapshot, change)
+        review.flag(self.run, refusals.as_validation_item(change, message),
+                    self._mapping(change), key=key)
+        self.refusals.remember(snapshot, change, key)
+        self.recorder.flagged.add((change.page_id, "validation"))
+        return self._fail(snapshot, change, message)
 
     # -- the steps -------------------------------------------------------------------------------
     def _fail(self, snapshot: Snapshot, change: Change, error: str) -> Applied:
@@ -178,8 +212,8 @@ class Applier:
             entity, unfinished = partly.entity, partly
         except OutcomeUnknown:
             raise  # keep the "creating" intent: the next run reads back
-        except ApiError:
-            mapping.delete()  # refused outright: nothing exists to read back
+        except (ApiError, BudgetExhausted):
+            mapping.delete()  # refused outright or never sent: nothing exists to read back
             self.mappings[change.kind].pop(change.page_id, None)
             raise
         checkpoint("after_create", change)
@@ -244,6 +278,8 @@ class Applier:
         # under the new project.
         spec = kinds.get(change.kind)
         if not entity.fields.get("closed"):
+            # Never closed without its replacement for want of budget: both or neither.
+            self.clockify.reserve(2)
             spec.update(self.clockify, entity.id, spec.closed_body(True), entity.parent_id,
                         current=entity.raw)
         body = spec.create_body(change.notion.fields, None)
@@ -261,6 +297,7 @@ class Applier:
         notion_after["_trashed"] = change.notion.trashed
         if change.notion.excluded:  # archived for leaving the sync filter: left alone now
             notion_after["_excluded"] = True
+        self.refusals.wrote(change.kind, result)
         mapping.clockify_id = result.id
         mapping.name = change.name[:2000]
         mapping.baseline = {"notion": notion_after, "clockify": clockify_after}

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from syncapp import checks
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import ApiError, AuthError, NetworkError, NotFound
+from syncapp.clients.errors import ApiError, AuthError, BudgetExhausted, NetworkError, NotFound
 from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import title_property
@@ -38,7 +38,7 @@ from syncapp.models import (
     DatabaseMapping,
     default_properties,
 )
-from syncapp.services import connections
+from syncapp.services import budget, connections
 
 CACHE_KEY = "syncapp:config-check"
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
@@ -304,6 +304,14 @@ def _check_filter(result: CheckResult, area: str, schema: dict,
 # -- Clockify -------------------------------------------------------------------------------------
 def _clockify(result: CheckResult, clockify: ClockifyClient) -> None:
     try:
+        _clockify_calls(result, clockify)
+    except BudgetExhausted as exc:
+        result.add("Clockify", WARNING, f"Not checked: {budget.waiting_message(exc.resumes_at)}"
+                   " (CLOCKIFY_REQUESTS_PER_HOUR).", "Check again then.")
+
+
+def _clockify_calls(result: CheckResult, clockify: ClockifyClient) -> None:
+    try:
         clockify.current_user()
     except ApiError as exc:
         message, fix = _explain(
@@ -347,7 +355,12 @@ def quick_check() -> CheckResult:
     notion_result, clockify_result = CheckResult(), CheckResult()
     if "Notion" not in skip:
         jobs.append(lambda: _notion_reachable(notion_result, notion))
-    if "Clockify" not in skip:
+    if "Clockify" not in skip and budget.hourly_limit():
+        # Every overview view would spend the hourly budget the syncs need.
+        clockify_result.add("Clockify", OK, "Not checked automatically: the workspace has an "
+                            "hourly request budget (CLOCKIFY_REQUESTS_PER_HOUR). “Check "
+                            "configuration” checks it with 2 requests.")
+    elif "Clockify" not in skip:
         jobs.append(lambda: _clockify(clockify_result, clockify))
     _run(jobs)
     result.findings += notion_result.findings + clockify_result.findings

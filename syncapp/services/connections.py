@@ -10,6 +10,7 @@ from syncapp.clients.clockify import ClockifyClient
 from syncapp.clients.http import ApiClient
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.salesforce import SalesforceClient
+from syncapp.services import budget
 
 # Extra client options for every client built here; tests inject a recording
 # sleep so retries and throttling never really wait.
@@ -29,9 +30,10 @@ def notion_client(**overrides: Any) -> NotionClient:
 
 
 def clockify_client(**overrides: Any) -> ClockifyClient:
+    """Every Clockify caller (sync, review, time entries, checks) shares the hourly budget."""
     return _build(ClockifyClient, settings.CLOCKIFY_API_KEY, settings.CLOCKIFY_WORKSPACE_ID,
                   overrides=overrides, base_url=settings.CLOCKIFY_API_URL,
-                  rate=settings.CLOCKIFY_REQUESTS_PER_SECOND)
+                  rate=settings.CLOCKIFY_REQUESTS_PER_SECOND, budget=budget.for_clockify())
 
 
 def salesforce_client(**overrides: Any) -> SalesforceClient:

@@ -31,7 +31,8 @@ PREFIX = "notion_clockify_sync"
 SERVICES = ("notion", "clockify")
 API_FIELDS = {"total": "calls", "retries": "retries", "rate_limited": "rate_limited",
               "waited_seconds": "wait_seconds"}
-COMPLETED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD)
+COMPLETED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD,
+             RunStatus.WAITING)
 
 
 def _gauge(name: str, documentation: str, labels: list[str] | None = None) -> GaugeMetricFamily:

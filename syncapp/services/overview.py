@@ -27,7 +27,8 @@ from syncapp.models import (
 from syncapp.services import activity as daily
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.HELD,
+            RunStatus.WAITING)
 TROUBLE = (RunStatus.FAILED, RunStatus.HELD)
 # Count keys the applier uses, in reading order; "processed" is their sum.
 COUNT_KEYS = ("created", "updated", "archived", "linked", "written_back", "planned",
@@ -171,7 +172,9 @@ def pending_reviews() -> Reviews:
 def next_schedules(limit: int = 5) -> list:
     from django_q.models import Schedule
 
-    return list(Schedule.objects.exclude(next_run__isnull=True).order_by("next_run")[:limit])
+    # repeats=0: spent or parked (the budget follow-up between two waits), never runs
+    return list(Schedule.objects.exclude(next_run__isnull=True).exclude(repeats=0)
+                .order_by("next_run")[:limit])
 
 
 @dataclass

@@ -81,10 +81,14 @@ def _diff_for(change: Change, reason: str) -> dict[str, Any]:
             for name, entry in change.diff.items()}
 
 
-def flag(run: SyncRun, change: Change, mapping: EntityMapping | None) -> str:
-    """Queue `change` for review. Returns "new", "pending" (already queued) or "rejected"."""
+def flag(run: SyncRun, change: Change, mapping: EntityMapping | None, *,
+         key: str | None = None) -> str:
+    """Queue `change` for review. Returns "new", "pending" (already queued) or "rejected".
+
+    `key` replaces the fingerprint where the caller knows better what the item depends on
+    (a write Clockify refused: services/refusals.py)."""
     reason = flag_reason(change)
-    print_ = fingerprint(change, reason)
+    print_ = key or fingerprint(change, reason)
     same = PendingChange.objects.filter(kind=change.kind, notion_page_id=change.page_id or "",
                                         reason=reason, fingerprint=print_)
     if same.filter(status=ReviewStatus.REJECTED).exists():

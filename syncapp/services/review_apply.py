@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from syncapp.clients.errors import ApiError, NotFound
+from syncapp.clients.errors import ApiError, BudgetExhausted, NotFound
 from syncapp.engine import kinds
 from syncapp.engine.policy import CLOCKIFY_WINS, NOTION_WINS, Policy
 from syncapp.models import (
@@ -25,7 +25,7 @@ from syncapp.models import (
     SyncRun,
     Trigger,
 )
-from syncapp.services import connections, review, runs
+from syncapp.services import budget, connections, review, runs
 from syncapp.services.sync import SyncOptions, SyncSession
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,21 @@ def apply_pending(pending_id: int) -> str:
         PendingChange.objects.filter(pk=pending_id).update(apply_started_at=None)
         _retry_later(pending_id)
         return "a sync is running: retrying shortly"
+    except BudgetExhausted as exc:  # stopped before sending: the decision stays approved
+        PendingChange.objects.filter(pk=pending_id).update(apply_started_at=None)
+        message = budget.waiting_message(exc.resumes_at)
+        run.resumes_at = exc.resumes_at
+        run.finish(RunStatus.WAITING, errors=f"{message}: the decision is applied then.")
+        _retry_later(pending_id, at=exc.resumes_at)
+        return f"review {pending_id}: {message}"
     return f"review {pending_id}: {status}"
 
 
 def _apply_safely(pending: PendingChange, run: SyncRun) -> tuple[str, str]:
     try:
         return _apply(pending, run)
+    except BudgetExhausted:
+        raise  # not a failure of the decision: it waits for the budget
     except ApiError as exc:
         return ReviewStatus.FAILED, str(exc)
     except Exception as exc:  # keep the decision's outcome visible, whatever happened
@@ -79,12 +88,12 @@ def _record_outcome(run: SyncRun, status: str, message: str) -> None:
             run.fail(message, phase=None)
 
 
-def _retry_later(pending_id: int) -> None:
+def _retry_later(pending_id: int, at=None) -> None:
     from django_q.tasks import schedule
 
     name = f"review-{pending_id}-retry-{uuid.uuid4().hex[:6]}"
     schedule("syncapp.tasks.apply_pending", pending_id, schedule_type="O",
-             next_run=timezone.now() + RETRY_AFTER, name=name)
+             next_run=at or timezone.now() + RETRY_AFTER, name=name)
 
 
 def _apply(pending: PendingChange, run: SyncRun) -> tuple[str, str]:

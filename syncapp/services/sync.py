@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from syncapp import logcontext
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import ApiError, AuthError, NotFound
+from syncapp.clients.errors import ApiError, AuthError, BudgetExhausted, NotFound
 from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
 from syncapp.engine import kinds
@@ -41,7 +41,7 @@ from syncapp.models import (
     RunStatus,
     SyncRun,
 )
-from syncapp.services import connections, review, snapshots
+from syncapp.services import budget, connections, review, snapshots
 from syncapp.services.apply import Applier
 from syncapp.services.side_by_side import SideBySide
 
@@ -246,6 +246,7 @@ class SyncSession(SideBySide, ReadingBothSides):
         self.failed_kinds: set[str] = set()
         self.applying = (0, 0)  # (done, total) changes of the kind being applied
         self.stopped = False
+        self.resumes_at = None  # set when the Clockify budget ran out: the run waits
         self.notion_records: dict[str, dict[str, NotionRecord]] = {}
         self._load_data_sources()
 
@@ -410,12 +411,26 @@ class SyncSession(SideBySide, ReadingBothSides):
             self.errors.insert(0, "Stopped on request between two changes: everything applied "
                                   "so far is recorded, the rest is untouched; the next run "
                                   "continues from there.")
+        if self.resumes_at is not None:
+            status = self._wait_for_budget(status)
         self._save_data_sources()
         self.record_clockify_read()
         self.run.finish(status, counts=counts, errors="\n".join(self.errors),
                         api_calls=api_calls(self.notion, self.clockify),
-                        complete=not self.failed_kinds)
+                        complete=not self.failed_kinds and self.resumes_at is None)
         return self.run
+
+    def _wait_for_budget(self, status: str) -> str:
+        """Stopped before a request the budget did not allow: a follow-up continues.
+
+        A failed read or a hold keeps its status (people must act); it still resumes."""
+        message = budget.waiting_message(self.resumes_at)
+        self.errors.insert(0, f"{message}: everything applied so far is recorded, the rest "
+                              "is untouched; a follow-up run continues then.")
+        self.run.resumes_at = self.resumes_at
+        if not self.options.dry_run:
+            budget.schedule_resume(self.resumes_at)
+        return status if status in (RunStatus.FAILED, RunStatus.HELD) else RunStatus.WAITING
 
 
 def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
@@ -475,6 +490,8 @@ def _run_session(session: SyncSession, since) -> SyncRun:
         session.lost_access = False  # refused everywhere: the run failed, nothing to hold
     except StopRequested:
         session.stopped = True
+    except BudgetExhausted as exc:  # raised before sending: a safe point
+        session.resumes_at = exc.resumes_at
     except BaseException as exc:
         run.fail(f"The run stopped: {exc!r}", api_calls=api_calls(notion, clockify), phase=None)
         raise

@@ -38,7 +38,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import NotFound
+from syncapp.clients.errors import BudgetExhausted, NotFound
 from syncapp.clients.formats import utc_stamp
 from syncapp.models import TimeEntry, WebhookDelivery
 from syncapp.services import connections, rollup, salesforce_events
@@ -214,6 +214,8 @@ def read_back(clockify_id: str, *, client: ClockifyClient | None = None) -> str:
         item = client.get_time_entry(clockify_id, hydrated=True)
     except NotFound:
         return "missing"
+    except BudgetExhausted:  # nothing read, nothing changed: the reconciliation repairs it
+        return "waiting for the Clockify budget"
     return _reconcile_one(item, started, sequence)
 
 

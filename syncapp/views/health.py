@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from syncapp.models import RunStatus, SyncRun
-from syncapp.services import runs, syncing, time_backfill
+from syncapp.services import budget, runs, syncing, time_backfill
 from syncapp.services.overview import ACTIVE, FINISHED
 
 HEALTHY = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
@@ -34,13 +34,17 @@ def health(request: HttpRequest) -> JsonResponse:
     with a `reason`: the last run failed (e.g. Notion or Clockify could not be read), no run
     finished within HEALTH_MAX_AGE_HOURS, or the running sync stopped responding.
 
+    A run waiting for the Clockify request budget is not a failure: 200 "waiting", with
+    when it resumes as the `reason`.
+
     A fresh install with no run yet answers 200 "no_runs_yet".
     """
     max_age = settings.HEALTH_MAX_AGE_HOURS * 3600
     running = SyncRun.objects.filter(status__in=ACTIVE, dry_run=False).exists()
     run = (SyncRun.objects.filter(status__in=FINISHED, dry_run=False,
                                   finished_at__isnull=False)
-           .order_by("-finished_at", "-id").only("status", "finished_at", "error_summary")
+           .order_by("-finished_at", "-id")
+           .only("status", "finished_at", "error_summary", "resumes_at")
            .first())
     body = {"status": "no_runs_yet", "last_run": None, "sync_active": running,
             "max_age_seconds": int(max_age), "reason": ""}
@@ -57,6 +61,10 @@ def health(request: HttpRequest) -> JsonResponse:
                         "finished_at": run.finished_at.isoformat()}
     if dead:
         pass
+    elif run.status == RunStatus.WAITING and run.resumes_at:
+        body["status"] = "waiting"
+        body["reason"] = (f"{budget.waiting_message(run.resumes_at)} (run #{run.pk}): the "
+                          "hourly budget (CLOCKIFY_REQUESTS_PER_HOUR) is spent.")
     elif run.status not in HEALTHY:
         body["status"] = "failing"
         body["reason"] = failure_reason(run)
@@ -68,7 +76,8 @@ def health(request: HttpRequest) -> JsonResponse:
                               else "syncing is paused."))
     else:
         body["status"] = "ok"
-    return JsonResponse(_with_backfill(body), status=200 if body["status"] == "ok" else 503)
+    body = _with_backfill(body)
+    return JsonResponse(body, status=200 if body["status"] in ("ok", "waiting") else 503)
 
 
 def _with_backfill(body: dict) -> dict:

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from syncapp.models import Mode, RunStatus, SyncRun, Trigger
-from syncapp.services import config_check, overview, runs, syncing
+from syncapp.services import budget, config_check, overview, runs, syncing
 from syncapp.views.access import staff_required
 
 
@@ -32,6 +32,8 @@ def overview_page(request: HttpRequest) -> HttpResponse:
         "last_progress": overview.kind_progress(last) if last else [],
         "last_totals": overview.totals(last) if last else {},
         "last_failure": last if last and last.status == RunStatus.FAILED else None,
+        "last_waiting": last if last and last.status == RunStatus.WAITING else None,
+        "budget": budget.state(),
         "schedules": overview.next_schedules(limit=8),
         "mapped": overview.mapped_counts(),
         "reviews": overview.pending_reviews(),

@@ -68,6 +68,8 @@ def configuration() -> list[tuple[str, list[tuple[str, str]]]]:
              if settings.CLOCKIFY_CHANGE_FEED else "off: full syncs read Clockify completely"),
             ("CLOCKIFY_FEED_OVERLAP_SECONDS", f"{settings.CLOCKIFY_FEED_OVERLAP_SECONDS} s"),
             ("CLOCKIFY_FEED_HORIZON_HOURS", f"{settings.CLOCKIFY_FEED_HORIZON_HOURS} h"),
+            ("CLOCKIFY_REQUESTS_PER_HOUR", str(settings.CLOCKIFY_REQUESTS_PER_HOUR or
+                                               "no hourly budget")),
         ]),
         ("Sync and task queue", [
             ("SANDBOX", "on: the built-in emulators" if settings.SANDBOX else "off"),

@@ -7,8 +7,8 @@ from datetime import date, datetime, time, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from syncapp.clients.errors import ApiError
-from syncapp.services import rollup, time_backfill
+from syncapp.clients.errors import ApiError, BudgetExhausted
+from syncapp.services import budget, rollup, time_backfill
 
 
 def _day(value: str) -> date:
@@ -45,6 +45,10 @@ class Command(BaseCommand):
         except ApiError as exc:
             raise CommandError(f"Reading Clockify failed: {exc}. What was read is kept; "
                                f"run the command again to complete it.") from None
+        except BudgetExhausted as exc:
+            raise CommandError(f"{budget.waiting_message(exc.resumes_at)}. What was read is "
+                               "kept; run the command again then to complete it.",
+                               returncode=75) from None
         written = dict(rollup.flush())
         self.stdout.write(f"time entries: {dict(found)}\nNotion rollups: {written}")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from syncapp.services import rollup, salesforce_events, timeentries
+from syncapp.clients.errors import BudgetExhausted
+from syncapp.services import budget, rollup, salesforce_events, timeentries
 
 
 class Command(BaseCommand):
@@ -18,7 +19,11 @@ class Command(BaseCommand):
     def handle(self, *args, days: int, **options):
         # Each step is idempotent: Ctrl-C at any point loses nothing, a rerun completes it.
         self.stderr.write(f"Reading the last {days} days of Clockify time entries…")
-        found = dict(timeentries.reconcile(days))
+        try:
+            found = dict(timeentries.reconcile(days))
+        except BudgetExhausted as exc:  # nothing was changed: it reads before it writes
+            raise CommandError(f"{budget.waiting_message(exc.resumes_at)}: nothing was "
+                               "changed; run it again then.", returncode=75) from None
         self.stderr.write("Writing changed tracked hours to Notion…")
         written = dict(rollup.flush())
         self.stderr.write("Pushing due Salesforce Events…")

@@ -17,6 +17,7 @@ from syncapp.services.summary import summary_rows
 from syncapp.services.sync import SyncOptions
 
 KIND_ALIASES = {spec.database_label.lower(): spec.name for spec in KINDS}  # clients → client
+EX_TEMPFAIL = 75  # sysexits.h: a temporary failure, the caller may retry later
 COLUMNS = ("created", "updated", "archived", "linked", "unchanged", "flagged", "failed")
 
 
@@ -36,7 +37,8 @@ def record_errors(run: SyncRun) -> list[dict]:
 class Command(BaseCommand):
     help = ("Sync Notion to Clockify now. Exit 0: everything applied; 1: some records failed "
             "or need review; 2: configuration error, another sync running, or Notion or "
-            "Clockify could not be read (the run failed).")
+            "Clockify could not be read (the run failed); 75: waiting for the Clockify "
+            "request budget (CLOCKIFY_REQUESTS_PER_HOUR), a follow-up run is scheduled.")
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true",
@@ -83,6 +85,8 @@ class Command(BaseCommand):
                                returncode=130)
         if run.status == RunStatus.FAILED or read_failed(run):
             raise CommandError(run.error_summary or "The run failed.", returncode=2)
+        if run.status == RunStatus.WAITING:
+            raise SystemExit(EX_TEMPFAIL)  # nothing failed: try again later (it will)
         if run.status != RunStatus.SUCCEEDED:
             raise SystemExit(1)
 
