@@ -22,7 +22,7 @@ from syncapp.services import side_by_side, snapshots
 from tests.conftest import SANDBOX_ROOT
 from tests.dashboard import fresh_cache, staff  # noqa: F401
 from tests.dashboard import staff_client as staff_client  # noqa: F401 - a fixture
-from tests.syncing import SOURCES, assert_mirror, reset_calls, sync
+from tests.syncing import SOURCES, as_if_an_hour_ago, assert_mirror, reset_calls, sync
 
 pytestmark = pytest.mark.django_db
 WS = f"{SANDBOX_ROOT}/clockify/api/v1/workspaces/{ids.CLOCKIFY_WORKSPACE_ID}"
@@ -43,13 +43,6 @@ def synced_workspace(box, *, clients=3, projects=6, tasks=18) -> SyncRun:
     assert first.clockify_read == "complete" and "No earlier complete state" in first.feed_note
     assert first.clockify_state_at is not None
     return first
-
-
-def as_if_an_hour_ago(box) -> None:
-    """The last sync's writes happened an hour ago (outside the feed's overlap)."""
-    for change in box.clockify._changes:
-        change["at"] -= timedelta(hours=1)
-    EntityMapping.objects.update(last_synced_at=timezone.now() - timedelta(hours=1))
 
 
 def a_mapped(kind: str) -> EntityMapping:

@@ -222,6 +222,23 @@ class ClockifyReader:
                    and not needs_read(kind, cid, m, self.changes)}
         return {**assumed, **read.records}
 
+    def named_others(self, kind: str) -> bool:
+        """Whether the feed named a change of this kind that is not our own write coming back
+        (an entity we do not map, a deletion, or a mapped one unlike what we stored)."""
+        feed_type = kinds.get(kind).feed_type
+        mapped = self.mapped.get(kind, {})
+        for entry in [*self.changes.named.values(), *self.changes.deleted.values()]:
+            if entry.doc_type not in (None, feed_type):
+                continue
+            known = mapped.get(entry.id)
+            if known is None:
+                if entry.doc_type is None and any(entry.id in m for m in self.mapped.values()):
+                    continue  # untyped, but a mapped entity of another kind
+                return True
+            if needs_read(kind, entry.id, known, self.changes):
+                return True
+        return False
+
     def covered(self, kind: str) -> set[str]:
         """Mapped ids a complete read of the kind has settled (found or not)."""
         read = self.reads.get(kind) or KindRead()

@@ -8,6 +8,11 @@ applier records the change as still refused and sends nothing; a change of the p
 synced values in Notion, or of those Clockify records, gives a new key and the write is
 tried again. A workspace allowed 30 requests an hour cannot spend one per refused record
 per run. A person's Retry in the review queue always sends.
+
+When Clockify was read through its change feed the run does not list the kind, so it
+cannot see the records a write collided with: a feed that named no change of the kind
+(other than our own writes coming back) means the Clockify side is as it was, and only
+what we send is compared; a feed that named one sends the write once more.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ def refusal_key(snapshot: Snapshot, change: Change,
                 written: dict[str, ClockifyRecord] | None = None) -> str:
     """What a refused write depended on: same key, same answer from Clockify.
 
-    `written`: Clockify records as this run's own writes left them (newer than the read)."""
+    Two halves, "<what we send>:<the Clockify side>", so a run that read Clockify through
+    the change feed can compare the first half alone when the feed says nothing of the kind
+    changed. `written`: Clockify records as this run's own writes left them."""
     wanted = loose_name(change.name)
     entities = {**snapshot.clockify, **(written or {})}
     colliding = sorted(
@@ -37,13 +44,15 @@ def refusal_key(snapshot: Snapshot, change: Change,
         for entity in entities.values()
         if loose_name(entity.name) == wanted and entity.id != change.clockify_id)
     target = change.clockify
-    payload = {
-        "kind": change.kind, "page": change.page_id, "action": change.action,
-        "to_clockify": change.to_clockify, "parent": change.parent_clockify_id,
-        "target": [target.id, target.fields, target.parent_id] if target else None,
-        "colliding": colliding,
-    }
-    text = json.dumps(payload, sort_keys=True, default=str)
+    sent = {"kind": change.kind, "page": change.page_id, "action": change.action,
+            "to_clockify": change.to_clockify, "parent": change.parent_clockify_id}
+    side = {"target": [target.id, target.fields, target.parent_id] if target else None,
+            "colliding": colliding}
+    return f"{_digest(sent)}:{_digest(side)}"
+
+
+def _digest(value: dict) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -55,6 +64,9 @@ class Refusals:
         self._pages: dict[str, set[str]] = {}
         # Per kind, Clockify id → the record as this run's writes left it.
         self.written: dict[str, dict[str, ClockifyRecord]] = {}
+        # Kinds read through the change feed: whether it named a change of someone else's
+        # (not our own write coming back). Absent: the kind was read completely.
+        self.feed_named_others: dict[str, bool] = {}
 
     def held(self, kind: str) -> set[tuple[str, str]]:
         if kind not in self._held:
@@ -75,7 +87,18 @@ class Refusals:
         # The key reads every Clockify record of the kind: only for the few pages on hold.
         if not change.page_id or change.page_id not in self._pages[change.kind]:
             return False
-        return (change.page_id, self.key(snapshot, change)) in held
+        key = self.key(snapshot, change)
+        through_feed = self.feed_named_others.get(change.kind)
+        if through_feed is None:  # read completely: the whole key must match
+            return (change.page_id, key) in held
+        if through_feed:
+            # Something of the kind changed in Clockify, maybe what it collided with (the
+            # feed does not say what a record was called before): send it once more.
+            return False
+        # Nothing changed in Clockify since the refusal was recorded: what we send decides.
+        sent = key.split(":")[0]
+        return any(page == change.page_id and held_key.split(":")[0] == sent
+                   for page, held_key in held)
 
     def remember(self, snapshot: Snapshot, change: Change, key: str) -> None:
         self.held(change.kind).add((change.page_id or "", key))

@@ -3,6 +3,8 @@
 A part of SyncSession (its attributes: options, run, clockify, applier, kinds). The thread
 does HTTP only (ClockifyReader, each client with its own throttle); everything that needs
 the ORM is done before it starts (the mapped entities, the feed window) or after it ends.
+With an hourly request budget (CLOCKIFY_REQUESTS_PER_HOUR) every request claims a slot in
+the database, so Clockify is then read first, on the run's own thread.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class SideBySide:
             self.feed_notes.append(span)
             span = None
         mapped = feed.mapped_entities(list(KIND_ORDER))
+        if self.clockify.budget is not None:
+            # Each request claims a budget slot in the database, which the HTTP-only thread
+            # must not touch; at a few requests an hour, reading beside Notion gains nothing.
+            # BudgetExhausted then stops the run here, at a safe point (nothing written yet).
+            self._thread_reads(span, mapped)
+            return
         self._thread = threading.Thread(target=self._read_clockify_thread, args=(span, mapped),
                                         name=f"clockify-reads-run-{self.run.pk}", daemon=True)
         self._thread.start()
@@ -81,12 +89,14 @@ class SideBySide:
             hook("end")
 
     def join_clockify(self) -> None:
-        if self._thread is None:
-            return
-        self._thread.join()
-        self._thread = None
-        if self._thread_error is not None:
-            raise self._thread_error
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._thread_error is not None:
+                raise self._thread_error
+        elif self._clockify_at is None or getattr(self, "_joined", False):
+            return  # no reads began (a poll), or they were joined already
+        self._joined = True
         reader = self.reader
         self.run.clockify_read = "feed" if reader and reader.through_feed else "complete"
         if reader and reader.through_feed:
@@ -113,6 +123,8 @@ class SideBySide:
         elif reader.through_feed and self._candidate_records(snapshot):
             reader.list_all(kind, read)
         records = reader.view(kind)
+        if reader.through_feed:
+            self.applier.refusals.feed_named_others[kind] = reader.named_others(kind)
         if self.options.mode == Mode.AUDIT and self.feed_changes is not None:
             self.drift += drift(kind, reader.mapped.get(kind, {}), self.feed_changes, records,
                                 reader.covered(kind))
@@ -181,8 +193,10 @@ class SideBySide:
                                        "was not usable (see above).")
         run.drift = self.drift
         every_kind = set(self.kinds) == set(KIND_ORDER)
+        # Only a run that read every kind completely moves the state (not one stopped by a
+        # person or by the hourly budget: kinds it never reached were not read).
         if not self.options.dry_run and every_kind and not self.failed_kinds \
-                and not self.stopped:
+                and not self.stopped and self.resumes_at is None:
             run.clockify_state_at = self._settled() or self._clockify_at
         run.feed_note = "\n".join(self.feed_notes)
 
@@ -190,8 +204,8 @@ class SideBySide:
         """After writing to Clockify: the state holds as of now if the feed shows only our
         own writes since the run began (see feed.settled_at)."""
         wrote = any(endpoint.startswith(("POST ", "PUT ")) for endpoint in self.clockify.calls)
-        if not (wrote and settings.CLOCKIFY_CHANGE_FEED):
-            return None
+        if not (wrote and settings.CLOCKIFY_CHANGE_FEED) or self.clockify.budget is not None:
+            return None  # under an hourly budget the next run's window costs less than this
         moment = feed.settled_at(self.clockify, self._clockify_at)
         if moment is not None:
             self.feed_notes.append("After its writes the change feed named nothing else: the "

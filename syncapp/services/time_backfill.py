@@ -31,7 +31,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from syncapp.clients.clockify import ClockifyClient
-from syncapp.clients.errors import ApiError, BudgetExhausted
+from syncapp.clients.errors import ApiError
 from syncapp.models import BackfillStatus, TimeBackfill
 from syncapp.services import connections, timeentries
 from syncapp.services.export import local_day_bounds
