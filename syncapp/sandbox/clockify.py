@@ -129,6 +129,8 @@ class ClockifyEmulator(Emulator):
         self._clients: dict[str, dict] = {}
         self._projects: dict[str, dict] = {}
         self._tasks: dict[str, dict] = {}
+        # Project id -> its tasks by id: listing one project's tasks must not scan them all.
+        self._project_tasks: dict[str, dict[str, dict]] = {}
         self._entries: dict[str, dict] = {}
 
     def _new_id(self) -> str:
@@ -306,9 +308,8 @@ class ClockifyEmulator(Emulator):
             if projects:
                 project["archived"] = True
             if tasks:
-                for task in self._tasks.values():
-                    if task["projectId"] == project["id"]:
-                        task["status"] = "DONE"
+                for task in self._tasks_of(project["id"]):
+                    task["status"] = "DONE"
 
     def _get_clients(self, request, ws):
         items = self._by_name(request, list(self._clients.values()), strict=False)
@@ -447,8 +448,8 @@ class ClockifyEmulator(Emulator):
             fail("Cannot delete an active project")
         dto = self._project_out(raw)
         del self._projects[pid]
-        for task_id in [t["id"] for t in self._tasks.values() if t["projectId"] == pid]:
-            del self._tasks[task_id]
+        for task_id in [t["id"] for t in self._tasks_of(pid)]:
+            self._drop_task(task_id)
         return SandboxResponse(200, dto)
 
     # -- tasks --------------------------------------------------------------------------
@@ -484,11 +485,19 @@ class ClockifyEmulator(Emulator):
                "userGroupIds": [], "estimate": "PT0S", "budgetEstimate": 0, "billable": True}
         raw.update(values)
         self._tasks[raw["id"]] = raw
+        self._project_tasks.setdefault(project_id, {})[raw["id"]] = raw
         return raw
+
+    def _tasks_of(self, project_id: str) -> list[dict]:
+        return list(self._project_tasks.get(project_id, {}).values())
+
+    def _drop_task(self, task_id: str) -> None:
+        task = self._tasks.pop(task_id)
+        self._project_tasks.get(task["projectId"], {}).pop(task_id, None)
 
     def _get_tasks(self, request, ws, pid):
         self._project_raw(pid)
-        items = [task for task in self._tasks.values() if task["projectId"] == pid]
+        items = self._tasks_of(pid)
         items = self._by_name(request, items, strict=True)
         if bool_arg(request, "is-active"):
             items = [task for task in items if task["status"] == "ACTIVE"]
@@ -514,7 +523,7 @@ class ClockifyEmulator(Emulator):
         if raw["status"] != "DONE":
             fail("Cannot delete an active task")
         dto = self._task_out(raw)
-        del self._tasks[tid]
+        self._drop_task(tid)
         return SandboxResponse(200, dto)
 
     # -- time entries ---------------------------------------------------------------------
@@ -704,8 +713,8 @@ class ClockifyEmulator(Emulator):
 
     def tasks(self, project_id: str | None = None) -> list[dict]:
         with self.lock:
-            return copy.deepcopy([task for task in self._tasks.values()
-                                  if project_id is None or task["projectId"] == project_id])
+            tasks = self._tasks.values() if project_id is None else self._tasks_of(project_id)
+            return copy.deepcopy(list(tasks))
 
     @staticmethod
     def _entry_fields(fields: dict) -> dict:
@@ -757,3 +766,5 @@ class ClockifyEmulator(Emulator):
             for key, table in (("clients", self._clients), ("projects", self._projects),
                                ("tasks", self._tasks), ("timeEntries", self._entries)):
                 table.update({item["id"]: copy.deepcopy(item) for item in state.get(key, [])})
+            for task in self._tasks.values():
+                self._project_tasks.setdefault(task["projectId"], {})[task["id"]] = task
