@@ -26,7 +26,7 @@ from syncapp.engine.records import ClockifyRecord, NotionRecord
 PLACEHOLDER = "(to be created)"  # a parent that a dry run would create first
 
 
-@dataclass
+@dataclass(slots=True)  # one per record: no __dict__ each
 class Known:
     """A stored mapping, as the planner sees it."""
 
