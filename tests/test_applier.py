@@ -6,7 +6,7 @@ the applier and the ORM.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 
 import pytest
 
@@ -37,9 +37,9 @@ def planned(kind: str, **options) -> tuple[SyncSession, object, list]:
 def apply_each(session, snapshot, changes) -> dict[str, Applied]:
     results = {}
     for change in changes:
-        before = copy.deepcopy(change.__dict__)
+        before = dataclasses.asdict(change)  # a deep copy
         results[change.name] = session.applier.apply(snapshot, change)
-        assert change.__dict__ == before, f"the plan of {change.name} was written to"
+        assert dataclasses.asdict(change) == before, f"the plan of {change.name} was written to"
     return results
 
 

@@ -31,6 +31,10 @@ CLIENT_FIELDS = ("name", "email", "address", "note", "archived", "currencyId", "
 PROJECT_FIELDS = ("name", "clientId", "isPublic", "billable", "color", "note", "archived")
 TASK_FIELDS = ("name", "status", "assigneeIds", "userGroupIds", "estimate", "billable",
                "budgetEstimate")
+# All an update's full PUT body is built from (see _merge and update_project): what a
+# record read for a later update needs to keep of the entity.
+UPDATE_SOURCES = frozenset({*CLIENT_FIELDS, *PROJECT_FIELDS, *TASK_FIELDS, "public", "id",
+                            "projectId"})
 
 
 def _is_not_found(status: int, message: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -21,6 +22,7 @@ from syncapp.clients.notion_values import relation_truncated
 
 LEGACY_VERSION = "2022-06-28"
 PAGE_SIZE = 100  # Notion's maximum
+CREATED_ASCENDING = {"timestamp": "created_time", "direction": "ascending"}
 
 
 class NotionClient(ApiClient):
@@ -129,34 +131,81 @@ class NotionClient(ApiClient):
 
         Sorted by creation; when a query stops at the limit, it restarts from the
         last creation minute seen (Notion's stamps are minute-precise, so the
-        overlap is read twice and de-duplicated).
+        overlap is read twice and de-duplicated). A minute holding more pages than
+        one query returns (a CSV import) is split by the database's ID (unique_id)
+        property: each page has one number that never changes, so ranges of it
+        partition the minute with no page twice and none missed. Without such a
+        property the minute cannot be split and the scan raises QueryIncomplete.
         """
-        sorts = [{"timestamp": "created_time", "direction": "ascending"}]
-        params = [("filter_properties", p) for p in filter_properties or []]
         for source_id in self.data_source_ids(database_id):
-            seen: set[str] = set()
-            since: str | None = None
-            while True:
-                window = filter
-                if since:
-                    after = {"timestamp": "created_time", "created_time": {"on_or_after": since}}
-                    window = {"and": [after, filter]} if filter else after
-                body: dict[str, Any] = {"page_size": PAGE_SIZE, "sorts": sorts}
-                if window:
-                    body["filter"] = window
-                last = None
-                try:
-                    for page in self._query_source(source_id, body, params):
-                        last = page.get("created_time")
-                        if page["id"] not in seen:
-                            seen.add(page["id"])
-                            yield page
-                except QueryIncomplete:
-                    if last is None or last == since:
-                        raise  # more pages created in one minute than one query returns
-                    since = last
-                    continue
-                break
+            yield from self._scan_source(source_id, filter, filter_properties or [])
+
+    def _scan_source(self, source_id: str, user_filter: dict | None,
+                     filter_properties: list[str]) -> Iterator[dict]:
+        seen: set[str] = set()
+        window: list[dict] = []  # creation-time conditions of the next query
+        while True:
+            body: dict[str, Any] = {"page_size": PAGE_SIZE, "sorts": [CREATED_ASCENDING]}
+            if window or user_filter:
+                body["filter"] = _all_of(*window, user_filter)
+            first = last = None
+            try:
+                for page in self._query_source(source_id, body, _params(filter_properties)):
+                    first, last = first or page.get("created_time"), page.get("created_time")
+                    if page["id"] not in seen:
+                        seen.add(page["id"])
+                        yield page
+            except QueryIncomplete:
+                if last is None:
+                    raise
+                if first == last:  # one minute holds more than a query returns: split it
+                    yield from self._scan_minute(source_id, last, user_filter,
+                                                 filter_properties, seen)
+                    window = [_created("after", last)]
+                else:
+                    window = [_created("on_or_after", last)]
+                continue
+            return
+
+    def _scan_minute(self, source_id: str, minute: str, user_filter: dict | None,
+                     filter_properties: list[str], seen: set[str]) -> Iterator[dict]:
+        """The pages created in one minute, in ranges of their ID number (see `scan`)."""
+        name = self._unique_id_property(source_id)
+        if name is None:
+            raise QueryIncomplete(
+                self.service,
+                f"more pages were created in the minute {minute} than one Notion query "
+                f"returns (10,000), and the database has no ID (unique_id) property to "
+                f"read them in parts; add an ID property to the database in Notion",
+                endpoint="POST /v1/data_sources/{source_id}/query")
+        params = _params([*filter_properties, name] if filter_properties else [])
+        in_minute = [_created("on_or_after", minute), _created("before", _next_minute(minute))]
+        sorts = [{"property": name, "direction": "ascending"}]
+        above: int | None = None
+        while True:
+            start = above
+            numbered = {"property": name, "unique_id": {"greater_than": above}} \
+                if above is not None else None
+            body = {"page_size": PAGE_SIZE, "sorts": sorts,
+                    "filter": _all_of(*in_minute, numbered, user_filter)}
+            try:
+                for page in self._query_source(source_id, body, params):
+                    above = _unique_number(page, name)
+                    if page["id"] not in seen:
+                        seen.add(page["id"])
+                        yield page
+            except QueryIncomplete:
+                if above is None or above == start:
+                    raise  # no number to continue from: reading on could loop or miss
+                continue
+            return
+
+    def _unique_id_property(self, source_id: str) -> str | None:
+        """The name of the data source's ID (unique_id) property, if it has one."""
+        schema = (self.retrieve_database(source_id) if self.legacy
+                  else self.retrieve_data_source(source_id)).get("properties", {})
+        return next((name for name, prop in schema.items()
+                     if prop.get("type") == "unique_id"), None)
 
     def _query_source(self, source_id: str, body: dict, params: list) -> Iterator[dict]:
         if self.legacy:
@@ -217,3 +266,26 @@ class NotionClient(ApiClient):
 
     def me(self) -> dict:
         return self.request("GET", "/v1/users/me").json()
+
+
+def _params(filter_properties: list[str]) -> list[tuple[str, str]]:
+    return [("filter_properties", p) for p in filter_properties]
+
+
+def _created(condition: str, minute: str) -> dict:
+    return {"timestamp": "created_time", "created_time": {condition: minute}}
+
+
+def _next_minute(stamp: str) -> str:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(minutes=1)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
+
+
+def _all_of(*conditions: dict | None) -> dict:
+    present = [c for c in conditions if c]
+    return present[0] if len(present) == 1 else {"and": present}
+
+
+def _unique_number(page: dict, name: str) -> int | None:
+    value = (page.get("properties", {}).get(name) or {}).get("unique_id") or {}
+    return value.get("number")

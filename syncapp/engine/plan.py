@@ -6,6 +6,7 @@ them (or, in a dry run, only record them).
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from syncapp.engine.records import ClockifyRecord, NotionRecord
 PLACEHOLDER = "(to be created)"  # a parent that a dry run would create first
 
 
-@dataclass
+@dataclass(slots=True)  # one per record: no __dict__ each
 class Known:
     """A stored mapping, as the planner sees it."""
 
@@ -35,6 +36,19 @@ class Known:
     state: str
     baseline: dict = field(default_factory=dict)
     mapping_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # Decoding JSON makes a copy of every key and value per row: thousands of baselines
+        # then hold thousands of copies of "notion", "closed", a status or a parent's id.
+        self.baseline = _interned(self.baseline)
+
+
+def _interned(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_interned(k): _interned(v) for k, v in value.items()}
+    if isinstance(value, str) and len(value) <= 40:  # keys, ids, statuses; not long texts
+        return sys.intern(value)
+    return value
 
 
 @dataclass
@@ -52,7 +66,7 @@ class Parents:
         return self.to_clockify.get(page_id) if page_id else None
 
 
-@dataclass
+@dataclass(slots=True)  # one per record: no __dict__ each
 class Change:
     kind: str
     action: str

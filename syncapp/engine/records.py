@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncapp.clients.clockify import UPDATE_SOURCES
 from syncapp.clients.notion_values import is_trashed, read_property, title_property
 from syncapp.engine import kinds
 from syncapp.engine.fields import (
@@ -61,7 +62,7 @@ class MappingConfig:
         return set(self.properties)
 
 
-@dataclass
+@dataclass(slots=True)  # one per record: no __dict__ each
 class NotionRecord:
     kind: str
     page_id: str
@@ -84,7 +85,7 @@ class NotionRecord:
         return self.fields.get("name") or ""
 
 
-@dataclass
+@dataclass(slots=True)  # one per record: no __dict__ each
 class ClockifyRecord:
     kind: str
     id: str
@@ -124,6 +125,7 @@ def notion_record(config: MappingConfig, page: dict) -> NotionRecord:
             record.props[key] = (prop_name, prop.get("type", ""))
             usable[key] = prop
     _apply_filter(config, record, props)
+    record.props = _shared(record.props)
     try:
         _read_fields(config, record, usable)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -150,6 +152,18 @@ def _apply_filter(config: MappingConfig, record: NotionRecord, props: dict) -> N
         return
     value = read_property(prop)
     record.excluded = not (bool(value) if kind == "checkbox" else value in rule.values)
+
+
+_PROPS: dict[tuple, dict[str, tuple[str, str]]] = {}
+
+
+def _shared(props: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Pages of one database name the same properties: one dict for all of them, not one
+    per page (read only once built). Bounded: a few layouts per database at most."""
+    key = tuple(props.items())
+    if key in _PROPS or len(_PROPS) < 1024:
+        return _PROPS.setdefault(key, props)
+    return props
 
 
 # Fields a database may simply not have: their property missing means "not synced".
@@ -222,5 +236,7 @@ def _read_fields(config: MappingConfig, record: NotionRecord, usable: dict[str, 
 def clockify_record(kind: str, entity: dict) -> ClockifyRecord:
     """Normalise a Clockify client, project or task."""
     fields, parent = kinds.get(kind).from_clockify(entity)
-    return ClockifyRecord(kind=kind, id=entity["id"], fields=fields, raw=entity,
+    # Only what a later update's PUT body needs: a run holds one record per entity.
+    raw = {key: value for key, value in entity.items() if key in UPDATE_SOURCES}
+    return ClockifyRecord(kind=kind, id=entity["id"], fields=fields, raw=raw,
                           parent_id=parent)

@@ -144,6 +144,8 @@ class ClockifyEmulator(ChangeFeed, Emulator):
         self._clients: dict[str, dict] = {}
         self._projects: dict[str, dict] = {}
         self._tasks: dict[str, dict] = {}
+        # Project id -> its tasks by id: listing one project's tasks must not scan them all.
+        self._project_tasks: dict[str, dict[str, dict]] = {}
         self._entries: dict[str, dict] = {}
         self._reset_feed()
 
@@ -219,8 +221,9 @@ class ClockifyEmulator(ChangeFeed, Emulator):
     def _task_estimates(self, project_id: str | None = None) -> Counter:
         """Seconds of the tasks' estimates per project: a task-based (AUTO) project estimate."""
         estimated = Counter()
-        for task in self._tasks.values():
-            if task["estimate"] != "PT0S" and project_id in (None, task["projectId"]):
+        tasks = self._tasks.values() if project_id is None else self._tasks_of(project_id)
+        for task in tasks:
+            if task["estimate"] != "PT0S":
                 estimated[task["projectId"]] += parse_duration(task["estimate"])
         return estimated
 
@@ -337,10 +340,9 @@ class ClockifyEmulator(ChangeFeed, Emulator):
                 project["archived"] = True
                 self._record("PROJECTS", project, "updated")
             if tasks:
-                for task in self._tasks.values():
-                    if task["projectId"] == project["id"]:
-                        task["status"] = "DONE"
-                        self._record("TASKS", task, "updated")
+                for task in self._tasks_of(project["id"]):
+                    task["status"] = "DONE"
+                    self._record("TASKS", task, "updated")
 
     def _get_clients(self, request, ws):
         items = self._by_name(request, list(self._clients.values()), strict=False)
@@ -551,9 +553,9 @@ class ClockifyEmulator(ChangeFeed, Emulator):
         dto = self._project_out(raw)
         self._record("PROJECTS", raw, "deleted")
         del self._projects[pid]
-        for task_id in [t["id"] for t in self._tasks.values() if t["projectId"] == pid]:
+        for task_id in [t["id"] for t in self._tasks_of(pid)]:
             self._record("TASKS", self._tasks[task_id], "deleted")
-            del self._tasks[task_id]
+            self._drop_task(task_id)
         return SandboxResponse(200, dto)
 
     # -- tasks --------------------------------------------------------------------------
@@ -590,11 +592,19 @@ class ClockifyEmulator(ChangeFeed, Emulator):
         raw.update(values)
         self._tasks[raw["id"]] = raw
         self._record("TASKS", raw, "created")
+        self._project_tasks.setdefault(project_id, {})[raw["id"]] = raw
         return raw
+
+    def _tasks_of(self, project_id: str) -> list[dict]:
+        return list(self._project_tasks.get(project_id, {}).values())
+
+    def _drop_task(self, task_id: str) -> None:
+        task = self._tasks.pop(task_id)
+        self._project_tasks.get(task["projectId"], {}).pop(task_id, None)
 
     def _get_tasks(self, request, ws, pid):
         self._project_raw(pid)
-        items = [task for task in self._tasks.values() if task["projectId"] == pid]
+        items = self._tasks_of(pid)
         items = self._by_name(request, items, strict=True)
         if bool_arg(request, "is-active"):
             items = [task for task in items if task["status"] == "ACTIVE"]
@@ -622,7 +632,7 @@ class ClockifyEmulator(ChangeFeed, Emulator):
             fail("Cannot delete an active task")
         dto = self._task_out(raw)
         self._record("TASKS", raw, "deleted")
-        del self._tasks[tid]
+        self._drop_task(tid)
         return SandboxResponse(200, dto)
 
     # -- time entries ---------------------------------------------------------------------
@@ -821,8 +831,8 @@ class ClockifyEmulator(ChangeFeed, Emulator):
 
     def tasks(self, project_id: str | None = None) -> list[dict]:
         with self.lock:
-            return copy.deepcopy([task for task in self._tasks.values()
-                                  if project_id is None or task["projectId"] == project_id])
+            tasks = self._tasks.values() if project_id is None else self._tasks_of(project_id)
+            return copy.deepcopy(list(tasks))
 
     @staticmethod
     def _entry_fields(fields: dict) -> dict:
@@ -875,3 +885,5 @@ class ClockifyEmulator(ChangeFeed, Emulator):
                                ("tasks", self._tasks), ("timeEntries", self._entries)):
                 table.update({item["id"]: copy.deepcopy(item) for item in state.get(key, [])})
             self._load_feed(state.get("changes", []))
+            for task in self._tasks.values():
+                self._project_tasks.setdefault(task["projectId"], {})[task["id"]] = task

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import math
 import random
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from copy import deepcopy
 from typing import Any
@@ -76,6 +78,7 @@ QUERY_KEYS = {"filter", "sorts", "start_cursor", "page_size", "in_trash", "archi
 PATCH_KEYS = {"properties", "in_trash", "archived", "icon", "cover", "is_locked"}
 CREATE_KEYS = {"parent", "properties", "icon", "cover", "children", "template", "position"}
 
+QUERY_SESSIONS = 256  # open query listings kept for their cursors; older ones expire
 _ID = r"(?P<{}>[^/]+)"
 
 
@@ -108,6 +111,9 @@ class NotionEmulator(Emulator):
         self._pages: dict[str, dict] = {}
         self._rows: dict[str, list[str]] = {}
         self._revoked: set[str] = set()
+        # Open query listings: session id -> (matching page ids up to the limit, total).
+        self._sessions: OrderedDict[str, tuple[list[str], int]] = OrderedDict()
+        self._session_numbers = itertools.count(1)
 
     # == Python API (seeding and inspection; no HTTP, no faults) =================================
     def add_database(self, title: str, properties_schema: dict, *, database_id: str | None = None,
@@ -222,6 +228,7 @@ class NotionEmulator(Emulator):
                 version, internal, gauss = state["rng"]
                 self._rng.setstate((version, tuple(internal), gauss))
             self._rows = {ds_id: [] for ds_id in self._sources}
+            self._sessions.clear()
             for page in self._pages.values():
                 self._rows[page["data_source_id"]].append(page["id"])
 
@@ -361,30 +368,55 @@ class NotionEmulator(Emulator):
 
     # == query ===================================================================================
     def _query(self, request: SandboxRequest, source: dict, list_type: str) -> SandboxResponse:
+        """One page of a query. The first request filters and sorts the rows once and keeps
+        the ids; its cursors (carrying a session id, as Notion's do) page through them, so a
+        listing costs the rows it returns, not a scan of the data source per page."""
         body = self._body(request, QUERY_KEYS)
         size = _page_size(body.get("page_size"), "body.page_size")
-        start = self._decode_cursor(body.get("start_cursor"), source["id"])
         only = self._filter_properties(request, source)
-        rows = self._matching_rows(source, body)
-        reachable = min(len(rows), self.QUERY_RESULT_LIMIT)
-        end = min(start + size, reachable)
-        has_more = end < reachable
+        if body.get("start_cursor") is None:
+            session, start = self._open_session(source, body), 0
+        else:
+            session, start = self._resume_session(body["start_cursor"], source["id"])
+        matching, total = self._sessions[session]
+        end = min(start + size, len(matching))
+        has_more = end < len(matching)
+        pages = (self._pages.get(page_id) for page_id in matching[start:end])
         payload: dict[str, Any] = {
             "object": "list",
-            "results": [self._render_page(page, _version(request), only)
-                        for page in rows[start:end]],
-            "next_cursor": _encode_cursor(source["id"], end) if has_more else None,
+            "results": [self._render_page(page, _version(request), only) for page in pages
+                        if page is not None and self._still_listed(page)],
+            "next_cursor": _encode_cursor(f"{source['id']}/{session}", end) if has_more else None,
             "has_more": has_more, "type": list_type, list_type: {},
         }
-        if not has_more and len(rows) > reachable:
+        if not has_more and total > len(matching):
             payload["request_status"] = {"type": "incomplete",
                                          "incomplete_reason": "query_result_limit_reached"}
         return self._ok(payload)
 
+    def _open_session(self, source: dict, body: dict) -> str:
+        rows = self._matching_rows(source, body)
+        session = f"q{next(self._session_numbers)}"
+        self._sessions[session] = ([page["id"] for page in rows[:self.QUERY_RESULT_LIMIT]],
+                                   len(rows))
+        while len(self._sessions) > QUERY_SESSIONS:  # the oldest cursors expire
+            self._sessions.popitem(last=False)
+        return session
+
+    def _resume_session(self, cursor: Any, source_id: str) -> tuple[str, int]:
+        scope, _, session = self._cursor_scope(cursor).partition("/")
+        if scope != source_id or session not in self._sessions:
+            raise Invalid(f"The start_cursor provided is invalid: {cursor}")
+        return session, self._decode_cursor(cursor, f"{source_id}/{session}")
+
+    def _still_listed(self, page: dict) -> bool:
+        """Trashed or unshared since the query's first page: no longer returned."""
+        return not page["in_trash"] and page["id"] not in self._revoked
+
     def _matching_rows(self, source: dict, body: dict) -> list[dict]:
         properties = source["properties"]
         rows = [page for page in map(self._pages.get, self._rows[source["id"]])
-                if not page["in_trash"] and page["id"] not in self._revoked]
+                if self._still_listed(page)]
         if body.get("filter") is not None:
             keep = compile_filter(body["filter"], properties, self.clock())
             rows = [page for page in rows if keep(page)]
@@ -403,6 +435,14 @@ class NotionEmulator(Emulator):
                 raise Invalid(f"Could not find property with name or id: {key}")
             only.add(prop["id"])
         return only
+
+    @staticmethod
+    def _cursor_scope(cursor: Any) -> str:
+        try:
+            return base64.urlsafe_b64decode(str(cursor).encode() + b"==").decode().rsplit(
+                ":", 1)[0]
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise Invalid(f"The start_cursor provided is invalid: {cursor}") from None
 
     def _decode_cursor(self, cursor: Any, scope: str) -> int:
         if cursor is None:

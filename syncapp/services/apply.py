@@ -36,6 +36,7 @@ VERDICT_COUNT = {"fail": "failed", "skip": "skipped", "flag": "flagged"}
 
 
 UNCHANGED = "unchanged"
+MAPPING_BATCH = 500  # page ids per query (SQLite allows 999 parameters)
 
 
 @dataclass(frozen=True)
@@ -168,16 +169,27 @@ class Applier:
     def _remember_failure(self, snapshot: Snapshot, change: Change, error: str = "") -> None:
         """A page whose create or link did not happen: its children wait for it."""
         saved = self.mappings.get(change.kind, {}).get(change.page_id)
-        if not change.page_id or change.clockify_id or (saved and saved.clockify_id):
+        stored_id = saved.clockify_id if saved else change.known and change.known.clockify_id
+        if not change.page_id or change.clockify_id or stored_id:
             return
         if change.verdict == "skip":
             self.skipped_pages.add(change.page_id)
         elif change.action in {"create", "link"}:
             self.failed_pages[change.page_id] = error or change.error or change.reason
 
-    def use_mappings(self, kind: str, mappings: Iterable[EntityMapping]) -> None:
-        """The kind's stored mappings, loaded once in bulk with its snapshot."""
-        self.mappings[kind] = {m.notion_page_id: m for m in mappings}
+    def load_mappings(self, kind: str, page_ids: Iterable[str | None]) -> None:
+        """The stored mappings the planned changes will record against or write, in bulk
+        (a change without one reads its own); the others are never loaded."""
+        loaded = self.mappings[kind] = {}
+        wanted = sorted({p for p in page_ids if p})
+        for start in range(0, len(wanted), MAPPING_BATCH):
+            rows = EntityMapping.objects.filter(
+                kind=kind, notion_page_id__in=wanted[start:start + MAPPING_BATCH])
+            loaded.update((m.notion_page_id, m) for m in rows)
+
+    def forget(self, kind: str, page_id: str | None) -> None:
+        """A change applied: its page's mapping is not needed again this run."""
+        self.mappings.get(kind, {}).pop(page_id, None)
 
     def _mapping(self, change: Change) -> EntityMapping | None:
         if not change.page_id or (change.known and change.known.mapping_id is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -284,9 +285,17 @@ class SyncSession(SideBySide, ReadingBothSides):
         self.progress(f"Syncing {kind}s")
         changes = plan(snapshot)
         mass = hold_mass_archives(snapshot, changes, population=self._population(snapshot))
-        for done, change in enumerate(changes, 1):
+        read = set(snapshot.notion) | snapshot.unreachable
+        to_review = [c for c in changes if review.flag_reason(c)]
+        self.applier.load_mappings(kind, [c.page_id for c in changes if _needs_mapping(c)])
+        self._release(snapshot)
+        pending, total = deque(changes), len(changes)
+        del changes  # each change (and the records it holds) is let go once applied
+        while pending:
+            change = pending.popleft()
             self.applier.apply(snapshot, change)
-            self.applying = (done, len(changes))
+            self.applier.forget(kind, change.page_id)
+            self.applying = (total - len(pending), total)
             self.tick()
         self.applying = (0, 0)
         self._orphan(kind, snapshot.unreachable)
@@ -295,8 +304,14 @@ class SyncSession(SideBySide, ReadingBothSides):
             self.held = True
             self.errors.append(f"Too many {kind} archives at once: held for review.")
         if not self.options.dry_run:  # a complete read of these pages settles stale items
-            review.resolve_stale(self.run, kind, set(snapshot.notion) | snapshot.unreachable,
-                                 changes, self.applier.recorder.flagged)
+            review.resolve_stale(self.run, kind, read, to_review, self.applier.recorder.flagged)
+
+    def _release(self, snapshot: Snapshot) -> None:
+        """Once planned, a kind's records live on only in its changes: memory stays bounded
+        by one kind, and shrinks as the changes are applied."""
+        self.notion_records.pop(snapshot.kind, None)
+        snapshot.notion, snapshot.clockify, snapshot.known = {}, {}, {}
+        snapshot._names = {}
 
     def _population(self, snapshot: Snapshot) -> int:
         """How many records of the kind are mapped: what a mass change is measured against."""
@@ -321,10 +336,11 @@ class SyncSession(SideBySide, ReadingBothSides):
         rows = EntityMapping.objects.filter(kind=kind)
         if incremental:  # only the pages read; a full run needs all to spot missing ones
             rows = rows.filter(notion_page_id__in=list(notion))
-        loaded = list(rows)  # once per kind, in bulk: the planner's Known and the applier's rows
-        self.applier.use_mappings(kind, loaded)
-        known = {m.notion_page_id: Known(m.notion_page_id, m.clockify_id, m.state, m.baseline,
-                                         m.pk) for m in loaded}
+        # Once per kind, in bulk, as plain values (the applier loads the rows it writes).
+        known = {page: Known(page, clockify_id, state, baseline, pk)
+                 for page, clockify_id, state, baseline, pk in rows.values_list(
+                     "notion_page_id", "clockify_id", "state", "baseline", "pk",
+                 ).iterator(chunk_size=2000)}
         try:
             unreachable: set[str] = set()
             if not incremental:
@@ -431,6 +447,12 @@ class SyncSession(SideBySide, ReadingBothSides):
         if not self.options.dry_run:
             budget.schedule_resume(self.resumes_at)
         return status if status in (RunStatus.FAILED, RunStatus.HELD) else RunStatus.WAITING
+
+
+def _needs_mapping(change: Change) -> bool:
+    """A planned change the applier records against, or writes to, its stored mapping."""
+    return change.known is not None and bool(change.verdict or change.conflicts
+                                             or change.writes)
 
 
 def api_calls(notion: NotionClient, clockify: ClockifyClient) -> dict:
