@@ -28,6 +28,9 @@ from syncapp.services.clockify_reads import ClockifyReader, FeedChanges, ask_fee
 
 log = logging.getLogger(__name__)
 
+# Mappings whose stored Clockify state changed are written this many per statement.
+STATE_BATCH = 500
+
 # Called on the Clockify thread when it starts and ends (tests observe the overlap).
 THREAD_HOOKS: list = []
 
@@ -104,8 +107,7 @@ class SideBySide:
                                    f"{self.feed_changes.count} changed entities.")
 
     # -- one kind ----------------------------------------------------------------------------
-    def read_clockify_full(self, snapshot: Snapshot,
-                           loaded: list[EntityMapping]) -> dict[str, ClockifyRecord]:
+    def read_clockify_full(self, snapshot: Snapshot) -> dict[str, ClockifyRecord]:
         if self.reader is None:  # a session planning one kind (a review probe): no thread
             self.reader = ClockifyReader(self.clockify, feed.mapped_entities([snapshot.kind]),
                                          None)
@@ -128,7 +130,7 @@ class SideBySide:
         if self.options.mode == Mode.AUDIT and self.feed_changes is not None:
             self.drift += drift(kind, reader.mapped.get(kind, {}), self.feed_changes, records,
                                 reader.covered(kind))
-        self._store_states(kind, loaded, records)
+        self._store_states(kind, records)
         return records
 
     def _candidate_records(self, snapshot: Snapshot) -> list[NotionRecord]:
@@ -151,28 +153,28 @@ class SideBySide:
         wanted -= self.applier.created_ids  # created by this run: no children yet
         return {p for p in wanted if p and p != PLACEHOLDER}
 
-    def _store_states(self, kind: str, loaded: list[EntityMapping],
-                      records: dict[str, ClockifyRecord]) -> None:
-        """Remember what each mapped entity looked like: the next run may assume it."""
+    def _store_states(self, kind: str, records: dict[str, ClockifyRecord]) -> None:
+        """Remember what each mapped entity looked like: the next run may assume it. Read as
+        plain values in chunks; only the changed ones are kept until they are written."""
         if self.options.dry_run:
             return
         reader = self.reader
         missing = reader.reads[kind].confirmed_missing
         changed = []
-        for mapping in loaded:
-            if not mapping.clockify_id:
-                continue
-            entity = records.get(mapping.clockify_id)
+        rows = (EntityMapping.objects.filter(kind=kind, clockify_id__isnull=False)
+                .values_list("pk", "clockify_id", "clockify_state").iterator(chunk_size=2000))
+        for pk, clockify_id, stored in rows:
+            entity = records.get(clockify_id)
             if entity is not None:
                 state = state_of(entity)
-            elif mapping.clockify_id in missing or not reader.through_feed:
+            elif clockify_id in missing or not reader.through_feed:
                 state = {}  # gone, or not seen: the next run reads it
             else:
                 continue
-            if state != mapping.clockify_state:
-                mapping.clockify_state = state
-                changed.append(mapping)
-        EntityMapping.objects.bulk_update(changed, ["clockify_state"], batch_size=500)
+            if state != stored:
+                changed.append(EntityMapping(pk=pk, clockify_state=state))
+        # Written after the read ends: SQLite does not isolate a cursor from writes to its table.
+        EntityMapping.objects.bulk_update(changed, ["clockify_state"], batch_size=STATE_BATCH)
 
     # -- the run ---------------------------------------------------------------------------
     def record_clockify_read(self) -> None:

@@ -360,7 +360,7 @@ class SyncSession(SideBySide, ReadingBothSides):
                 self._drop_unchanged(snapshot)
             self.progress(f"Reading Clockify {kind}s")
             snapshot.clockify = self._read_clockify(snapshot, incremental) if incremental \
-                else self.read_clockify_full(snapshot, loaded)
+                else self.read_clockify_full(snapshot)
         except ApiError as exc:
             self._kind_failed(kind, f"Reading {kind}s failed: {exc}")
             return None
