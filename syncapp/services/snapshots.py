@@ -90,14 +90,13 @@ def clockify_one(client: ClockifyClient, kind: str, clockify_id: str,
     return clockify_record(kind, entity)
 
 
-def excluded_pages(config: MappingConfig, records: dict[str, NotionRecord]) -> set[str]:
-    """Pages of a kind outside its sync filter: the ones read this run, and (for a poll that
-    did not read them) the synced ones archived for leaving it. Their children are not
-    created."""
+def excluded_pages(config: MappingConfig, excluded: set[str], read: set[str]) -> set[str]:
+    """Pages of a kind outside its sync filter: the ones read this run (`excluded` of the
+    `read` pages), and (for a poll that did not read them) the synced ones archived for
+    leaving it. Their children are not created."""
     if config.sync_filter is None:
         return set()
-    found = {page_id for page_id, record in records.items() if record.excluded}
     archived = set(EntityMapping.objects.filter(kind=config.kind,
                                                 baseline__notion___excluded=True)
                    .values_list("notion_page_id", flat=True))
-    return found | (archived - set(records))  # a page read this run says it itself
+    return excluded | (archived - read)  # a page read this run says it itself

@@ -249,6 +249,10 @@ class SyncSession(SideBySide, ReadingBothSides):
         self.stopped = False
         self.resumes_at = None  # set when the Clockify budget ran out: the run waits
         self.notion_records: dict[str, dict[str, NotionRecord]] = {}
+        # Of a kind already released: the pages read and those outside its sync filter (what
+        # its children's plan needs once the records themselves are gone).
+        self.read_pages: dict[str, set[str]] = {}
+        self.excluded_pages: dict[str, set[str]] = {}
         self._load_data_sources()
 
     @property
@@ -306,9 +310,19 @@ class SyncSession(SideBySide, ReadingBothSides):
         if not self.options.dry_run:  # a complete read of these pages settles stale items
             review.resolve_stale(self.run, kind, read, to_review, self.applier.recorder.flagged)
 
+    def _read_of(self, kind: str) -> tuple[set[str], set[str]]:
+        """The pages of `kind` outside its sync filter, and all its pages read this run."""
+        records = self.notion_records.get(kind)
+        if records is None:
+            return self.excluded_pages.get(kind, set()), self.read_pages.get(kind, set())
+        return {p for p, r in records.items() if r.excluded}, set(records)
+
     def _release(self, snapshot: Snapshot) -> None:
         """Once planned, a kind's records live on only in its changes: memory stays bounded
         by one kind, and shrinks as the changes are applied."""
+        if snapshot.kind in self.notion_records:
+            self.excluded_pages[snapshot.kind], self.read_pages[snapshot.kind] = \
+                self._read_of(snapshot.kind)
         self.notion_records.pop(snapshot.kind, None)
         snapshot.notion, snapshot.clockify, snapshot.known = {}, {}, {}
         snapshot._names = {}
@@ -391,7 +405,7 @@ class SyncSession(SideBySide, ReadingBothSides):
         if parent_kind is None:
             return parents
         parents.excluded = snapshots.excluded_pages(
-            self.configs[parent_kind], self.notion_records.get(parent_kind, {}))
+            self.configs[parent_kind], *self._read_of(parent_kind))
         parents.to_clockify.update(self.applier.planned_pages)
         for m in EntityMapping.objects.filter(kind=parent_kind).only(
                 "id", "notion_page_id", "clockify_id"):
