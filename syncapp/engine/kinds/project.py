@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from syncapp.engine.fields import BOTH, Field, normalise_text
@@ -17,9 +17,9 @@ class ProjectKind(KindSpec):
                 "note": normalise_text(entity.get("note")),
                 "color": color.lower() if color else None}, entity.get("clientId") or None
 
-    def list_all(self, client, parent_ids: Iterable[str] = ()) -> list[dict]:
+    def list_all(self, client, parent_ids: Iterable[str] = ()) -> Iterator[dict]:
         # Hydrated: the client's name and the estimate come along, saving a call each.
-        return list(client.projects(hydrated=True))
+        return client.projects(hydrated=True)
 
     def get(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
         return client.get_project(clockify_id)
