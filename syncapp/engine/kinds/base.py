@@ -10,7 +10,7 @@ future sync profile can pass its own instead of the global settings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -119,7 +119,8 @@ class KindSpec:
         return {k: v for k, v in body.items() if v is not None}
 
     # -- Clockify calls (`client` is a clients.clockify.ClockifyClient) ---------------------
-    def list_all(self, client, parent_ids: Iterable[str] = ()) -> list[dict]:
+    def list_all(self, client, parent_ids: Iterable[str] = ()) -> Iterator[dict]:
+        """Every entity, streamed page by page: the caller keeps what it needs of each."""
         raise NotImplementedError
 
     def get(self, client, clockify_id: str, parent_id: str | None = None) -> dict:

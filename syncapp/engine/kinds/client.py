@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from syncapp.engine.fields import BOTH, Field, normalise_text
@@ -16,8 +16,8 @@ class ClientKind(KindSpec):
                 "address": normalise_text(entity.get("address")),
                 "note": normalise_text(entity.get("note"))}, None
 
-    def list_all(self, client, parent_ids: Iterable[str] = ()) -> list[dict]:
-        return list(client.clients())
+    def list_all(self, client, parent_ids: Iterable[str] = ()) -> Iterator[dict]:
+        return client.clients()
 
     def get(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
         return client.get_client(clockify_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from syncapp.clients.errors import ApiError
@@ -60,9 +60,9 @@ class ProjectKind(KindSpec):
             body[ESTIMATE] = estimate_body(values["estimate"])
         return body
 
-    def list_all(self, client, parent_ids: Iterable[str] = ()) -> list[dict]:
+    def list_all(self, client, parent_ids: Iterable[str] = ()) -> Iterator[dict]:
         # Hydrated: the client's name and the estimate come along, saving a call each.
-        return list(client.projects(hydrated=True))
+        return client.projects(hydrated=True)
 
     def get(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
         return client.get_project(clockify_id)

@@ -6,7 +6,7 @@ project id) and marks it DONE rather than archived.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from syncapp.engine.fields import BOTH, Field, duration_to_hours
@@ -22,8 +22,8 @@ class TaskKind(KindSpec):
     def closed_body(self, closed: bool) -> dict[str, Any]:
         return {"status": "DONE" if closed else "ACTIVE"}
 
-    def list_all(self, client, parent_ids: Iterable[str] = ()) -> list[dict]:
-        return [task for project_id in parent_ids for task in client.tasks(project_id)]
+    def list_all(self, client, parent_ids: Iterable[str] = ()) -> Iterator[dict]:
+        return (task for project_id in parent_ids for task in client.tasks(project_id))
 
     def get(self, client, clockify_id: str, parent_id: str | None = None) -> dict:
         return client.get_task(parent_id or "", clockify_id)
