@@ -31,6 +31,7 @@ from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import title_property
 from syncapp.engine import kinds, mapping_rules
+from syncapp.engine.mapping_rules import type_words
 from syncapp.engine.fields import READABLE
 from syncapp.models import (
     DEFAULT_CLOSED_VALUES,
@@ -42,14 +43,6 @@ from syncapp.services import budget, connections
 
 CACHE_KEY = "syncapp:config-check"
 OK, INFO, WARNING, ERROR = "ok", "info", "warning", "error"
-
-TYPE_LABEL = {"rich_text": "Text", "multi_select": "Multi-select", "phone_number": "Phone",
-              "created_time": "Created time", "last_edited_time": "Last edited time",
-              "unique_id": "ID"}
-
-
-def type_label(kind: str) -> str:
-    return TYPE_LABEL.get(kind, kind.replace("_", " ").capitalize())
 
 
 @dataclass
@@ -223,7 +216,7 @@ def _check_database(result: CheckResult, area: str, kind: str, schema: dict,
         actual = prop.get("type", "")
         if actual not in types:
             result.add(area, ERROR,
-                       f"“{prop_name}” is a {type_label(actual)} property; it must be "
+                       f"“{prop_name}” is a {type_words(actual)} property; it must be "
                        f"{expected} (it {role}).",
                        f"Change the property's type to {wanted}{options} in Notion, "
                        + fix_mapping)
@@ -259,7 +252,7 @@ def _check_closed(result: CheckResult, area: str, label: str, prop_name: str, pr
         return
     options = [o.get("name") for o in (prop.get(kind) or {}).get("options", [])]
     if not values:
-        result.add(area, WARNING, f"“{prop_name}” is a {type_label(kind)} property but no "
+        result.add(area, WARNING, f"“{prop_name}” is a {type_words(kind)} property but no "
                    "closed values are set, so nothing is ever archived.",
                    f"Set closed values in the {label} database mapping, e.g. Done.")
         return
