@@ -31,8 +31,8 @@ from syncapp.clients.formats import compact_id
 from syncapp.clients.notion import NotionClient
 from syncapp.clients.notion_values import title_property
 from syncapp.engine import kinds, mapping_rules
-from syncapp.engine.mapping_rules import type_words
 from syncapp.engine.fields import READABLE
+from syncapp.engine.mapping_rules import type_words
 from syncapp.models import (
     DEFAULT_CLOSED_VALUES,
     KIND_ORDER,
