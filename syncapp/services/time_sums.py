@@ -173,14 +173,17 @@ def _build(zone: str, month: date) -> None:
     with transaction.atomic():
         # Writers of entries wait until this month is summed and kept, so each write is
         # either in the sum or adjusts it afterwards (entry_changed reads the kept months
-        # after its own write). SQLite has one writer at a time: the marker written first
-        # takes the database's write lock. PostgreSQL: SHARE blocks row writes to entries.
-        TimeReportSum.objects.filter(time_zone=zone, month=month).delete()
-        TimeReportMonth.objects.update_or_create(time_zone=zone, month=month,
-                                                 defaults={"built_at": timezone.now()})
+        # after its own write). PostgreSQL: SHARE blocks row writes to entries; taken
+        # first, before any lock a waiting writer could need (no deadlock). SQLite has one
+        # writer at a time: the marker written first takes the database's write lock.
+        # Two views summing the same month meet at the marker's row: the second waits,
+        # then sums again.
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(f'LOCK TABLE "{TimeEntry._meta.db_table}" IN SHARE MODE')
+        TimeReportMonth.objects.update_or_create(time_zone=zone, month=month,
+                                                 defaults={"built_at": timezone.now()})
+        TimeReportSum.objects.filter(time_zone=zone, month=month).delete()
         lower, upper = _bounds(month, zone)
         entries = TimeEntry.objects.filter(_counted(), start__gte=lower, start__lt=upper) \
             .order_by()
