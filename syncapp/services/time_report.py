@@ -1,9 +1,10 @@
 """Hours per client, project, task and person for a period: the time report and its CSV.
 
 Completed, non-deleted time entries whose start lies in the period (local days, TIME_ZONE)
-count; running timers are listed apart. The database does the summing (two GROUP BY
-queries); names and Notion pages come from the mappings, one query per kind, so the
-number of queries does not grow with the number of entries.
+count; running timers are listed apart. A period of whole months reads the monthly sums
+kept as entries are written (services/time_sums.py); a period that cuts a month is summed
+from the entries by the database (GROUP BY queries). Names and Notion pages come from the
+mappings, one query per kind, so the number of queries does not grow with the entries.
 
 A client is reached through its project's mapping parent: Clockify entries name a
 project and a task, never a client.
