@@ -8,7 +8,7 @@ processed again from the admin.
 
 from __future__ import annotations
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -140,8 +140,51 @@ class SalesforceStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class TimeEntryQuerySet(models.QuerySet):
+    """Bulk writes drop the time report's kept sums (services/time_sums.py): which months
+    they touch is not known entry by entry. The services write entries one by one."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from syncapp.services import time_sums
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            time_sums.forget_all()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        from syncapp.services import time_sums
+
+        with transaction.atomic(using=self.db):
+            updated = super().bulk_update(objs, fields, *args, **kwargs)
+            if time_sums.SUMMED_FIELDS & set(fields):
+                time_sums.forget_all()
+        return updated
+
+    def update(self, **kwargs):
+        from syncapp.services import time_sums
+
+        with transaction.atomic(using=self.db):
+            updated = super().update(**kwargs)
+            if updated and time_sums.SUMMED_FIELDS & set(kwargs):
+                time_sums.forget_all()
+        return updated
+
+    def delete(self):
+        from syncapp.services import time_sums
+
+        with transaction.atomic(using=self.db):
+            deleted = super().delete()
+            if deleted[0]:
+                time_sums.forget_all()
+        return deleted
+
+
 class TimeEntry(models.Model):
-    """A Clockify time entry as last seen (webhooks, repaired by reconciliation)."""
+    """A Clockify time entry as last seen (webhooks, repaired by reconciliation).
+
+    save() and delete() keep the time report's monthly sums exact (services/time_sums.py):
+    each write moves the entry's contribution from what it was when loaded to what it is."""
 
     clockify_id = models.CharField(max_length=64, unique=True)
     workspace_id = models.CharField(max_length=64, blank=True)
@@ -180,6 +223,8 @@ class TimeEntry(models.Model):
     sf_error = models.TextField("Salesforce error", blank=True)
     sf_synced_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TimeEntryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-start", "-id"]
         verbose_name_plural = "time entries"
@@ -206,6 +251,59 @@ class TimeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description or '(no description)'} [{self.clockify_id}]"
+
+    def save(self, *args, **kwargs):
+        from syncapp.services import time_sums
+
+        fields = kwargs.get("update_fields")
+        if fields is not None and not time_sums.SUMMED_FIELDS & set(fields):
+            return super().save(*args, **kwargs)
+        with transaction.atomic(using=kwargs.get("using")):
+            before = self._stored()
+            super().save(*args, **kwargs)
+            time_sums.entry_changed(before, time_sums.of_entry(self))  # after the write
+        self._remember_sums()
+
+    def delete(self, *args, **kwargs):
+        from syncapp.services import time_sums
+
+        with transaction.atomic(using=kwargs.get("using")):
+            before = self._stored()
+            deleted = super().delete(*args, **kwargs)
+            time_sums.entry_changed(before, None)
+        self._stored_sums = None
+        return deleted
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_sums()
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_sums()
+        return instance
+
+    def _remember_sums(self) -> None:
+        """What this entry adds to the time report as stored (None: nothing; missing:
+        unknown, some columns were not loaded)."""
+        from syncapp.services import time_sums
+
+        loaded = not (self.get_deferred_fields() & set(time_sums.CONTRIBUTION_FIELDS))
+        self._stored_sums = time_sums.of_entry(self) if loaded else _UNKNOWN
+
+    def _stored(self):
+        stored = getattr(self, "_stored_sums", None if self._state.adding else _UNKNOWN)
+        if stored is _UNKNOWN and self.pk is not None:
+            from syncapp.services import time_sums
+
+            values = type(self).objects.filter(pk=self.pk).values(
+                *time_sums.CONTRIBUTION_FIELDS).first()
+            return time_sums.contribution(**values) if values else None
+        return None if stored is _UNKNOWN else stored
+
+
+_UNKNOWN = object()
 
 
 class RollupState(models.Model):

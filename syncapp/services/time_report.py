@@ -1,9 +1,10 @@
 """Hours per client, project, task and person for a period: the time report and its CSV.
 
 Completed, non-deleted time entries whose start lies in the period (local days, TIME_ZONE)
-count; running timers are listed apart. The database does the summing (two GROUP BY
-queries); names and Notion pages come from the mappings, one query per kind, so the
-number of queries does not grow with the number of entries.
+count; running timers are listed apart. A period of whole months reads the monthly sums
+kept as entries are written (services/time_sums.py); a period that cuts a month is summed
+from the entries by the database (GROUP BY queries). Names and Notion pages come from the
+mappings, one query per kind, so the number of queries does not grow with the entries.
 
 A client is reached through its project's mapping parent: Clockify entries name a
 project and a task, never a client.
@@ -19,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Max, Q, Sum, Window
-from django.db.models.fields.json import KT
+from django.db.models import Count, F, Max, Q, Sum, Window
 from django.utils import timezone
 
-from syncapp.models import EntityMapping, Kind, TimeEntry
+from syncapp.models import EntityMapping, Kind, TimeEntry, TimeReportSum
+from syncapp.services import time_sums
 from syncapp.services.export import FORMULA_START, local_day_bounds
 
 RUNNING_LIMIT = 50  # running timers listed; there are rarely more than a handful
@@ -152,11 +153,12 @@ def build(start: date, end: date, top: int | None = None) -> Report:
     show on every view. Clients, projects, people and the total stay complete; the CSV
     (top=None) has every row."""
     report = Report(start, end)
-    entries = completed_entries(start, end)
-    per = ("project_id", "billable") if top else ("project_id", "task_id", "billable")
-    groups = list(entries.values(*per).annotate(seconds=Sum("duration_seconds")))
-    people = list(entries.values("user_id", "billable")
-                  .annotate(seconds=Sum("duration_seconds"), user_name=Max(KT("raw__user__name"))))
+    months = time_sums.whole_months(start, end)
+    if months:  # the kept monthly sums (services/time_sums.py)
+        time_sums.ensure(months)
+        groups, people, task_groups, more = _kept_sums(months, top)
+    else:  # days that cut a month: summed from the entries
+        groups, people, task_groups, more = _entry_sums(start, end, top)
     lower, upper = local_day_bounds(start, end)
     running = TimeEntry.objects.filter(running=True, deleted=False, start__lt=upper)
     report.running_count = running.count()
@@ -164,11 +166,10 @@ def build(start: date, end: date, top: int | None = None) -> Report:
                         .values("clockify_id", "description", "start", "user_id",
                                 "project_id", "task_id", "raw__user__name")[:RUNNING_LIMIT])
 
+    groups += task_groups
     projects = _mappings(Kind.PROJECT, {g["project_id"] for g in groups}
                          | {r["project_id"] for r in running_rows})
-    if top:
-        task_groups, report.more_tasks = _top_task_groups(entries, top)
-        groups += task_groups
+    report.more_tasks = more
     tasks = _mappings(Kind.TASK, {g["task_id"] for g in groups if "task_id" in g})
 
     by_client, by_project, by_task = _by_work(groups, projects, tasks, report.total)
@@ -182,6 +183,73 @@ def build(start: date, end: date, top: int | None = None) -> Report:
         timer["person"] = timer["raw__user__name"] or timer["user_id"]
     report.running = running_rows
     return report
+
+
+def _entry_sums(start: date, end: date, top: int | None) -> tuple[list, list, list, int]:
+    """(project[, task], billable) groups, person groups, the top task groups and how many
+    tasks are left out, summed from the entries. Three queries."""
+    entries = completed_entries(start, end)
+    per = ("project_id", "billable") if top else ("project_id", "task_id", "billable")
+    groups = list(entries.values(*per).annotate(seconds=Sum("duration_seconds")))
+    people = list(entries.values("user_id", "billable")
+                  .annotate(seconds=Sum("duration_seconds"),
+                            user_name=Max(time_sums.StringName("raw"))))
+    task_groups, more = _top_task_groups(entries, top) if top else ([], 0)
+    return groups, people, task_groups, more
+
+
+def _split(seconds: int, billable_seconds: int, *,
+           keep_empty: bool = True) -> Iterator[tuple[bool, int]]:
+    """Billable and non-billable seconds as (billable, seconds), an empty one left out; a
+    sum of only zero-second entries is one empty group (`keep_empty`): its row is shown
+    with 0 hours, as summed from the entries."""
+    parts = [(True, billable_seconds), (False, seconds - billable_seconds)]
+    yield from [(b, part) for b, part in parts if part] or (
+        [(False, 0)] if keep_empty else [])
+
+
+def _kept_sums(months: list[date], top: int | None) -> tuple[list, list, list, int]:
+    """The same as _entry_sums, from the kept sums of whole months. Two queries."""
+    kept = TimeReportSum.objects.filter(time_zone=timezone.get_current_timezone_name(),
+                                        month__in=months).order_by()
+    groups, people = [], []
+    for row in kept.filter(level__in=(TimeReportSum.Level.PROJECT, TimeReportSum.Level.PERSON)) \
+            .values("level", "project_id", "user_id", "user_name") \
+            .annotate(total=Sum("seconds"), billable_total=Sum("billable_seconds")):
+        for billable, seconds in _split(int(row["total"]), int(row["billable_total"])):
+            if row["level"] == TimeReportSum.Level.PROJECT:
+                groups.append({"project_id": row["project_id"], "billable": billable,
+                               "seconds": seconds})
+            else:
+                people.append({"user_id": row["user_id"], "billable": billable,
+                               "seconds": seconds, "user_name": row["user_name"]})
+    people = _one_name_per_person(people)
+    tasks = kept.filter(level=TimeReportSum.Level.TASK).values("project_id", "task_id")
+    if len(months) == 1:  # one row per task already: read in the index's order
+        ranked = tasks.annotate(total=F("seconds"), billable_total=F("billable_seconds"),
+                                pairs=Window(Count("*")))
+    else:
+        ranked = tasks.annotate(total=Sum("seconds"), billable_total=Sum("billable_seconds"),
+                                pairs=Window(Count("*")))
+    ranked = list(ranked.order_by("-total", "project_id", "task_id")[:top] if top else ranked)
+    more = max(0, ranked[0]["pairs"] - len(ranked)) if ranked and top else 0
+    task_groups = [{"project_id": pair["project_id"], "task_id": pair["task_id"],
+                    "billable": billable, "seconds": seconds, "task_only": bool(top)}
+                   for pair in ranked
+                   for billable, seconds in _split(int(pair["total"]), int(pair["billable_total"]),
+                                                   keep_empty=not top)]
+    if not top:  # the CSV: tasks carry the client, project and total sums, as from entries
+        groups = []
+    return groups, people, task_groups, more
+
+
+def _one_name_per_person(people: list[dict]) -> list[dict]:
+    """A person's name is the greatest their entries carry (MAX, as summed from entries)."""
+    names: dict[str, str] = {}
+    for group in people:
+        name = group["user_name"] or ""
+        names[group["user_id"]] = max(names.get(group["user_id"], ""), name)
+    return [{**group, "user_name": names[group["user_id"]] or None} for group in people]
 
 
 def _top_task_groups(entries, top: int) -> tuple[list[dict], int]:
