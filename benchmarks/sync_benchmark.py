@@ -1019,6 +1019,7 @@ class Bench:
                   f"{sc.calls['clockify']} calls, {feed} of them to /entities/…")
         sc.target("0 writes", sc.writes["notion"] + sc.writes["clockify"] == 0,
                   f"{sc.writes['clockify']} Clockify + {sc.writes['notion']} Notion writes")
+        self.memory_target(sc)  # a no-change run too: it holds what the feed names
         self.results.append(sc)
 
     def s2_audit(self) -> None:
