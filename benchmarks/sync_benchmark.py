@@ -23,8 +23,10 @@ the product's alone. Client options (throttle, sleep) are injected through
 
 The scenarios use only stable interfaces: run_sync/SyncOptions, SyncRun.api_calls, the
 emulators' Python API (calls, limit_rate, update_page), the product's Notion reader
-(`syncapp.services.snapshots.notion_records`). Features that may not exist yet (a full-audit
-mode) are detected, and the scenario says when it fell back.
+(`syncapp.services.snapshots.notion_records`). The full audit is asked as `Mode.AUDIT` where
+the code has it (the scenario says so when it falls back). The product and the emulators read
+one clock (`SimClock`, `shift_product_clock`), which jumps forward for both after the initial
+sync, as the change feed needs them to agree.
 """
 
 from __future__ import annotations
@@ -1478,7 +1480,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="dataset size relative to 200/1,000/10,000 (e.g. 0.1, 3, 10)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--skip-rate-limited", action="store_true",
-                        help="skip scenario 5 (about a minute of real throttled waiting per run)")
+                        help="skip scenarios 5 and 5b (about 40 s of real throttled waiting "
+                             "each per run on B)")
     parser.add_argument("--only", metavar="NAMES",
                         help="comma-separated scenarios to run, in order (the initial sync "
                              f"always runs first): {', '.join(SCENARIOS)}")
