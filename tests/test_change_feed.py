@@ -14,11 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from syncapp.clients import http as http_module
+from syncapp.clients.clockify import FeedEntry
+from syncapp.engine.records import clockify_record
 from syncapp.models import ChangeRecord, EntityMapping, Mode, SyncRun
 from syncapp.sandbox import ids
 from syncapp.sandbox.demo import seed_scale
 from syncapp.sandbox.workspace import Sandbox
-from syncapp.services import side_by_side, snapshots
+from syncapp.services import clockify_reads, side_by_side, snapshots
 from tests.conftest import SANDBOX_ROOT
 from tests.dashboard import fresh_cache, staff  # noqa: F401
 from tests.dashboard import staff_client as staff_client  # noqa: F401 - a fixture
@@ -312,3 +314,22 @@ def test_the_client_pages_the_feed_and_refuses_what_it_cannot_read(sandbox, monk
     for odd in ({"response": "nope"}, [17], [{"name": "no id"}], "text"):
         with pytest.raises(UnexpectedShape):
             clockify_client._feed_entries(odd, "GET /entities/created")
+
+
+def test_a_feed_document_is_kept_with_only_what_a_record_is_built_from(sandbox):
+    """Memory: the feed after an initial sync names every entity; each document is cut to
+    the keys the kinds read, and the record built from it is the one the whole one gives."""
+    synced_workspace(sandbox, clients=1, projects=1, tasks=1)
+    project = a_mapped("project")
+    sandbox.clockify.set_project_estimate(
+        project.clockify_id, {"timeEstimate": {"estimate": "PT5H", "type": "MANUAL", "active": True}})
+    api = clockify_api(sandbox)
+    documents = {"client": api.get(f"{WS}/clients/{a_mapped('client').clockify_id}").json(),
+                 "project": api.get(f"{WS}/projects/{project.clockify_id}").json(),
+                 "task": sandbox.clockify.task(a_mapped("task").clockify_id)}
+    for kind, document in documents.items():
+        entry = FeedEntry(document["id"], None, document)
+        slim = clockify_reads._slim(entry).document
+        assert len(slim) < len(document)
+        whole, kept = clockify_record(kind, document), clockify_record(kind, slim)
+        assert (kept.fields, kept.parent_id) == (whole.fields, whole.parent_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from syncapp.clients.clockify import ClockifyClient, FeedEntry
@@ -54,10 +54,25 @@ def ask_feed(client: ClockifyClient, kind_names: list[str], since: datetime,
         for entry in client.entity_changes(op, types, start=start, end=end):
             if entry.id in changes.named:
                 changes.repeated.add(entry.id)
-            changes.named[entry.id] = entry
+            changes.named[entry.id] = _slim(entry)
     for entry in client.entity_changes("deleted", types, start=start, end=end):
         changes.deleted[entry.id] = entry
     return changes
+
+
+def _slim(entry: FeedEntry) -> FeedEntry:
+    """The entry with only what a record is built from: after an initial sync the feed names
+    every entity created, and whole documents would be most of a run's memory."""
+    wanted = _READ_KEYS or _read_keys()
+    return replace(entry, document={k: v for k, v in entry.document.items() if k in wanted})
+
+
+_READ_KEYS: set[str] = set()
+
+
+def _read_keys() -> set[str]:
+    _READ_KEYS.update({"id"}, *(spec.clockify_reads for spec in kinds.KINDS))
+    return _READ_KEYS
 
 
 # -- what we remember of an entity ------------------------------------------------------------

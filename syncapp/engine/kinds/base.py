@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from syncapp.engine.fields import READABLE, Field, hours_to_duration
 
@@ -87,6 +87,10 @@ class KindSpec:
         return self.database_label.upper()
 
     # -- canonical values <-> Clockify ------------------------------------------------------
+    # The keys of a Clockify entity that from_clockify reads (a change-feed document is kept
+    # only with these: a feed naming 30,000 entities must not hold 30,000 whole documents).
+    clockify_reads: ClassVar[tuple[str, ...]] = ()
+
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
         """Canonical fields and the parent's Clockify id of one Clockify entity."""
         raise NotImplementedError

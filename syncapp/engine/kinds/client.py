@@ -10,6 +10,8 @@ from syncapp.engine.kinds.base import KindSpec
 
 
 class ClientKind(KindSpec):
+    clockify_reads = ("name", "archived", "email", "address", "note")
+
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
         return {"name": entity.get("name") or "", "closed": bool(entity.get("archived")),
                 "email": normalise_text(entity.get("email")),

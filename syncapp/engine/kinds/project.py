@@ -45,6 +45,9 @@ def estimate_body(hours: float | None) -> dict:
 
 
 class ProjectKind(KindSpec):
+    clockify_reads = ("name", "archived", "billable", "note", "color", "clientId",
+                      "estimate", "timeEstimate", "activeEstimate", "budgetEstimate")
+
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
         color = entity.get("color")
         return {"name": entity.get("name") or "", "closed": bool(entity.get("archived")),

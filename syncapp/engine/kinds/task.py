@@ -14,6 +14,8 @@ from syncapp.engine.kinds.base import KindSpec
 
 
 class TaskKind(KindSpec):
+    clockify_reads = ("name", "status", "estimate", "projectId")
+
     def from_clockify(self, entity: dict) -> tuple[dict[str, Any], str | None]:
         return {"name": entity.get("name") or "", "closed": entity.get("status") == "DONE",
                 "estimate": duration_to_hours(entity.get("estimate"))}, \
