@@ -321,8 +321,8 @@ def test_a_feed_document_is_kept_with_only_what_a_record_is_built_from(sandbox):
     the keys the kinds read, and the record built from it is the one the whole one gives."""
     synced_workspace(sandbox, clients=1, projects=1, tasks=1)
     project = a_mapped("project")
-    sandbox.clockify.set_project_estimate(
-        project.clockify_id, {"timeEstimate": {"estimate": "PT5H", "type": "MANUAL", "active": True}})
+    estimate = {"estimate": "PT5H", "type": "MANUAL", "active": True}
+    sandbox.clockify.set_project_estimate(project.clockify_id, {"timeEstimate": estimate})
     api = clockify_api(sandbox)
     documents = {"client": api.get(f"{WS}/clients/{a_mapped('client').clockify_id}").json(),
                  "project": api.get(f"{WS}/projects/{project.clockify_id}").json(),
