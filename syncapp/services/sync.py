@@ -7,10 +7,12 @@ read of a whole kind stops only that kind (and never infers deletions).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -507,8 +509,22 @@ def run_sync(options: SyncOptions, *, run: SyncRun | None = None,
                                         dry_run=options.dry_run, kinds=options.kinds,
                                         triggered_by=options.triggered_by)
     run.watermark = None if options.targeted else timezone.now()
-    with logcontext.bound_run(run.pk):
+    with logcontext.bound_run(run.pk), _older_objects_frozen():
         return _run_session(SyncSession(run, options, notion, clockify), since)
+
+
+@contextmanager
+def _older_objects_frozen():
+    """A run decodes tens of thousands of short-lived JSON objects; each full collection they
+    trigger would otherwise scan every object the process held before the run (Django, the
+    worker, in-process emulators): 0.96 s of a 3.5 s no-change run of dataset B, 0.38 s
+    frozen. Frozen objects are only skipped by the cycle collector, never kept alive by it:
+    unfreezing hands them back to it after the run."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_session(session: SyncSession, since) -> SyncRun:
